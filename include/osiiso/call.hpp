@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+// osiiso::call: one deferred call of a heterogeneous group.
+#pragma once
+
+#include <osiiso/detail/prepared_task.hpp>
+#include <osiiso/detail/thread_work.hpp>
+#include <osiiso/errors.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace osiiso {
+
+/// A callable and its arguments, to be submitted as one task of `group({call(f, x), call(g, y)})`.
+class Call {
+ public:
+  /// The task as a ThreadQueue runs it.
+  [[nodiscard]] detail::PreparedTask prepare_for_threads() const { return threads_(); }
+  /// The task as a ProcessQueue runs it; throws RegistrationError when it cannot cross a process boundary.
+  [[nodiscard]] detail::PreparedTask prepare_for_processes() const {
+    if (!processes_) {
+      throw RegistrationError("ProcessQueue::group(): '" + name_ +
+                              "' cannot run in a worker process; pass a function registered with OSIISO_TASK "
+                              "whose arguments Boost.Serialization can save, not a lambda or closure");
+    }
+    return processes_();
+  }
+
+ private:
+  template <class F, class... A>
+  friend Call call(F&& f, A&&... args);
+
+  std::string name_;
+  std::function<detail::PreparedTask()> threads_;
+  std::function<detail::PreparedTask()> processes_;
+};
+
+/// Binds `f` to `args` for a heterogeneous group; the arguments are copied.
+template <class F, class... A>
+Call call(F&& f, A&&... args) {
+  using Stored = std::tuple<std::decay_t<F>, std::decay_t<A>...>;
+  auto stored = std::make_shared<Stored>(std::forward<F>(f), std::forward<A>(args)...);
+  Call c;
+  c.name_ = detail::callable_name(std::get<0>(*stored));
+  c.threads_ = [stored] {
+    return std::apply([](const auto&... xs) { return detail::make_thread_work(xs...); }, *stored);
+  };
+  return c;
+}
+
+}  // namespace osiiso

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+// Duration and clock types shared by every osiiso component.
+#pragma once
+
+#include <chrono>
+
+namespace osiiso {
+
+/// Seconds as a floating-point duration; every option taking seconds converts from any std::chrono::duration.
+using Seconds = std::chrono::duration<double>;
+
+/// The monotonic clock behind every timestamp osiiso records.
+using Clock = std::chrono::steady_clock;
+
+}  // namespace osiiso

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+// The control plane shared by ThreadQueue and ProcessQueue: submission, priorities, timers,
+// retries, timeouts, cancellation, fail policies, runs and shutdown. Backends only run attempts.
+#pragma once
+
+#include <osiiso/chrono.hpp>
+#include <osiiso/detail/backend.hpp>
+#include <osiiso/detail/task_state.hpp>
+#include <osiiso/enums.hpp>
+#include <osiiso/queue_options.hpp>
+#include <osiiso/run_summary.hpp>
+#include <osiiso/stats.hpp>
+#include <osiiso/task_options.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <unordered_set>
+#include <vector>
+
+namespace osiiso::detail {
+
+// Where a task is; guarded by Engine::mu_.
+enum class Where { Queued, Scheduled, RetryWait, Active, Done };
+
+struct Task {
+  TaskStatePtr state;
+  std::unique_ptr<Work> work;
+  std::optional<Seconds> timeout;
+  int retries = 0;
+  Seconds next_retry_delay{0.0};
+  double backoff = 1.0;
+  int priority = 3;
+  std::uint64_t seq = 0;
+  // Guarded by Engine::mu_.
+  Where where = Where::Queued;
+  std::uint64_t attempt_id = 0;
+};
+
+using TaskPtr = std::shared_ptr<Task>;
+
+inline Work& Attempt::work() const { return *task->work; }
+
+// The queue options the engine needs, common to both queues.
+struct EngineConfig {
+  std::optional<std::size_t> workers;
+  std::size_t auto_limit = 1;
+  std::size_t size = 0;
+  std::optional<Seconds> timeout;
+  Mode mode = Mode::Finite;
+  FailPolicy fail_policy = FailPolicy::Continue;
+  OnExit on_exit = OnExit::CompletePriority;
+  StartHook on_start;
+  CompleteHook on_complete;
+  RetryHook on_retry;
+  std::string queue_name;  // "ThreadQueue" or "ProcessQueue", for messages
+};
+
+class Engine : public std::enable_shared_from_this<Engine> {
+ public:
+  explicit Engine(EngineConfig config);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  ~Engine();
+
+  // Must be called once, before the first submission.
+  void set_backend(std::unique_ptr<Backend> backend);
+  [[nodiscard]] Backend& backend() const { return *backend_; }
+
+  // Admits one task (blocking while a bounded queue is full) and returns its shared state.
+  TaskStatePtr submit(std::unique_ptr<Work> work, const TaskOptions& options, std::string default_name);
+  // A fresh group id ("group-N").
+  std::string next_group_id();
+
+  // Backend side: the next runnable attempt, or nullopt when nothing is runnable.
+  std::optional<Attempt> take_ready();
+  // Backend side: report what an attempt produced; false when the attempt was already settled.
+  bool complete(const Attempt& attempt, Outcome outcome);
+
+  // Handle side.
+  bool cancel_task(const TaskPtr& task);
+  void ensure_started();
+
+  void start();
+  RunSummary run(const RunOptions& options);
+  void join();
+  void shutdown(bool force);
+  void cancel();
+  void reset();
+  void clear_results();
+
+  [[nodiscard]] std::size_t active_count() const;
+  [[nodiscard]] std::size_t pending_count() const;
+  [[nodiscard]] bool closed() const;
+  [[nodiscard]] std::vector<TaskResult> results() const;
+  [[nodiscard]] Stats stats() const;
+
+ private:
+  struct ReadyOrder {
+    bool operator()(const TaskPtr& a, const TaskPtr& b) const {
+      return a->priority != b->priority ? a->priority > b->priority : a->seq > b->seq;
+    }
+  };
+  enum class TimerKind { Due, Deadline };
+  struct Timer {
+    Clock::time_point at;
+    std::uint64_t seq;
+    TaskPtr task;
+    TimerKind kind;
+    std::uint64_t attempt_id;
+  };
+  struct TimerOrder {
+    bool operator()(const Timer& a, const Timer& b) const { return a.at != b.at ? a.at > b.at : a.seq > b.seq; }
+  };
+  struct Settled {
+    TaskPtr task;
+    TaskStatus status;
+    Outcome outcome;
+    std::string message;
+  };
+
+  void start_locked();
+  void push_ready_locked(const TaskPtr& task);
+  void push_timer_locked(Clock::time_point at, const TaskPtr& task, TimerKind kind);
+  void scale_locked();
+  [[nodiscard]] std::size_t target_workers_locked() const;
+  void check_accepting_locked() const;
+  void timer_loop();
+  void fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, std::exception_ptr error);
+  void finalize(Settled settled);
+  void finalize_all(std::vector<Settled> settled);
+  void abort(bool kill);
+  void abort_tasks(bool kill);
+  bool await_idle(std::optional<Seconds> timeout);
+  void stop_workers();
+  void emit_start(const TaskStatePtr& state);
+
+  EngineConfig config_;
+  std::unique_ptr<Backend> backend_;
+
+  mutable std::mutex mu_;
+  std::condition_variable done_cv_;
+  std::condition_variable timer_cv_;
+  std::condition_variable shutdown_cv_;
+  std::vector<TaskPtr> ready_;
+  std::vector<Timer> timers_;
+  std::unordered_set<TaskPtr> active_;
+  std::vector<TaskResult> results_;
+  std::size_t outstanding_ = 0;
+  std::size_t scheduled_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t attempt_seq_ = 0;
+  std::uint64_t group_seq_ = 0;
+  FailPolicy fail_policy_;
+  bool accepting_ = true;
+  bool halt_ = false;
+  bool closed_ = false;
+  bool started_ = false;
+  bool running_ = false;
+  bool timed_out_ = false;
+  bool shutdown_signal_ = false;
+  bool stopping_timer_ = false;
+  std::thread timer_thread_;
+};
+
+// Logs a hook's exception instead of propagating it.
+void report_hook_error(const char* hook, std::exception_ptr error) noexcept;
+
+// Calls a user hook, logging and swallowing whatever it throws.
+template <class Hook, class... Args>
+void emit_hook(const char* name, const Hook& hook, Args&&... args) noexcept {
+  if constexpr (std::is_constructible_v<bool, const Hook&>) {
+    if (!static_cast<bool>(hook)) return;
+  }
+  try {
+    hook(std::forward<Args>(args)...);
+  } catch (...) {
+    report_hook_error(name, std::current_exception());
+  }
+}
+
+}  // namespace osiiso::detail

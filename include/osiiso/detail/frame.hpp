@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// The wire format between a ProcessQueue and its workers: length-prefixed frames on dedicated
+// pipes (never stdin/stdout), and the payloads of requests and error replies.
+#pragma once
+
+#include <osiiso/errors.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace osiiso::detail {
+
+// Largest payload either side accepts; a longer frame is an error, never an allocation.
+inline constexpr std::size_t kMaxFrameSize = std::size_t{1} << 30;
+
+enum class FrameType : std::uint8_t {
+  Hello = 1,    // worker -> parent: ready to serve (payload: the worker's pid, decimal)
+  Request = 2,  // parent -> worker: encode_request(name, arguments)
+  Value = 3,    // worker -> parent: the result archive
+  Error = 4,    // worker -> parent: encode_exception(...)
+};
+
+struct Frame {
+  FrameType type = FrameType::Hello;
+  std::string payload;
+};
+
+// A malformed, truncated or oversized frame, or an I/O error on a frame pipe.
+class FrameError : public OsiisoError {
+ public:
+  using OsiisoError::OsiisoError;
+};
+
+// magic byte, type byte, 64-bit payload length.
+inline constexpr std::size_t kFrameHeaderSize = 10;
+
+// Appends one frame to `out`; throws FrameError when the payload exceeds `max_size`.
+void append_frame(std::string& out, FrameType type, std::string_view payload, std::size_t max_size = kMaxFrameSize);
+
+// Blocking write of one frame; false when the pipe is gone (EPIPE etc.).
+bool write_frame(int fd, FrameType type, std::string_view payload, std::size_t max_size = kMaxFrameSize);
+
+// Blocking read of one frame; nullopt on end of file at a frame boundary. Throws FrameError on
+// a truncated, corrupt or oversized frame or on an I/O error.
+std::optional<Frame> read_frame(int fd, std::size_t max_size = kMaxFrameSize);
+
+// Incremental decoder for non-blocking readers: feed() bytes as they arrive, then take frames
+// with next(). Corrupt input throws FrameError (the decoder is then unusable).
+class FrameDecoder {
+ public:
+  explicit FrameDecoder(std::size_t max_size = kMaxFrameSize) : max_size_(max_size) {}
+  void feed(const char* data, std::size_t size);
+  std::optional<Frame> next();
+  // True when part of a frame has been received (end of file now means truncation).
+  [[nodiscard]] bool mid_frame() const noexcept { return buffer_.size() > consumed_; }
+
+ private:
+  std::size_t max_size_;
+  std::string buffer_;
+  std::size_t consumed_ = 0;
+};
+
+// Request payload: the registered name and the argument archive.
+std::string encode_request(std::string_view name, std::string_view arguments);
+struct RequestView {
+  std::string_view name;
+  std::string_view arguments;
+};
+// Throws FrameError on a malformed payload.
+RequestView decode_request(std::string_view payload);
+
+// Error payload of the exception `error` (standard and osiiso types keep their type; others
+// travel as their demangled type name and what()).
+std::string encode_exception(std::exception_ptr error) noexcept;
+// Rebuilds the exception sent by encode_exception (RemoteError for unknown types). A malformed
+// payload yields a FrameError.
+std::exception_ptr decode_exception(std::string_view payload);
+
+// Demangled name of a type_info name (abi::__cxa_demangle), or the raw name.
+std::string demangle(const char* mangled);
+
+}  // namespace osiiso::detail

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// The state one task shares between its handles, its queue and its result.
+#pragma once
+
+#include <osiiso/chrono.hpp>
+#include <osiiso/enums.hpp>
+#include <osiiso/fwd.hpp>
+#include <osiiso/task_result.hpp>
+
+#include <any>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace osiiso::detail {
+
+class Engine;
+struct Task;
+
+// Identity is immutable after submission; the rest is guarded by `mu`. Handles own it through
+// shared_ptr so that they outlive their queue; `engine` and `task` are weak for the same reason.
+struct TaskState {
+  std::string task_id;
+  std::string name;
+  int priority = 3;
+  bool must_complete = false;
+  std::optional<std::string> group_id;
+  bool detached = false;
+  std::optional<Clock::time_point> scheduled_for;
+  Clock::time_point created_at{};
+  std::any metadata;
+  std::weak_ptr<Engine> engine;
+  std::weak_ptr<Task> task;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  TaskStatus status = TaskStatus::Pending;
+  std::size_t attempts = 0;
+  std::optional<Clock::time_point> started_at;
+  std::optional<TaskResult> result;
+  std::vector<std::function<void(const SyncTaskHandle<>&)>> callbacks;
+};
+
+using TaskStatePtr = std::shared_ptr<TaskState>;
+
+}  // namespace osiiso::detail

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// What a ProcessQueue task function looks like: parameters, and the result seen by handles.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstddef>
+#include <future>
+#include <tuple>
+#include <type_traits>
+
+namespace osiiso::detail {
+
+template <class... T>
+struct TypeList {};
+
+// Traits of a plain function pointer; `valid` is false for anything else.
+template <class F>
+struct FunctionTraits {
+  static constexpr bool valid = false;
+};
+template <class R, class... P>
+struct FunctionTraits<R (*)(P...)> {
+  static constexpr bool valid = true;
+  static constexpr std::size_t arity = sizeof...(P);
+  using Result = R;
+  using Params = TypeList<P...>;
+  // What travels over the pipe: each parameter decayed.
+  using Arguments = std::tuple<std::decay_t<P>...>;
+};
+template <class R, class... P>
+struct FunctionTraits<R (*)(P...) noexcept> : FunctionTraits<R (*)(P...)> {};
+
+// How a function's return value is turned into the task's result.
+enum class ResultKind { Plain, Awaitable, Future };
+
+template <class R>
+struct ResultTraits {
+  static constexpr ResultKind kind = ResultKind::Plain;
+  using Type = std::decay_t<R>;
+};
+template <>
+struct ResultTraits<void> {
+  static constexpr ResultKind kind = ResultKind::Plain;
+  using Type = void;
+};
+template <class T, class E>
+struct ResultTraits<boost::asio::awaitable<T, E>> {
+  static constexpr ResultKind kind = ResultKind::Awaitable;
+  using Type = std::decay_t<T>;
+};
+template <class T>
+struct ResultTraits<std::future<T>> {
+  static constexpr ResultKind kind = ResultKind::Future;
+  using Type = std::decay_t<T>;
+};
+
+template <class T>
+struct IsAwaitable : std::false_type {};
+template <class T, class E>
+struct IsAwaitable<boost::asio::awaitable<T, E>> : std::true_type {};
+
+template <class F>
+inline constexpr bool is_task_function_pointer = FunctionTraits<std::decay_t<F>>::valid;
+
+}  // namespace osiiso::detail
+
+namespace osiiso {
+
+/// The value type a ProcessQueue handle of `fn(args...)` carries: T for a function returning
+/// T, boost::asio::awaitable<T> or std::future<T>; void for void.
+template <class F, class... A>
+using process_result_t =
+    typename detail::ResultTraits<std::remove_cvref_t<typename detail::FunctionTraits<std::decay_t<F>>::Result>>::Type;
+
+}  // namespace osiiso

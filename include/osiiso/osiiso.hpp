@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+// Umbrella header: the whole public API of osiiso.
+#pragma once
+
+#include <osiiso/call.hpp>
+#include <osiiso/chrono.hpp>
+#include <osiiso/context.hpp>
+#include <osiiso/enums.hpp>
+#include <osiiso/errors.hpp>
+#include <osiiso/queue_options.hpp>
+#include <osiiso/run_summary.hpp>
+#include <osiiso/stats.hpp>
+#include <osiiso/task_group.hpp>
+#include <osiiso/task_handle.hpp>
+#include <osiiso/task_options.hpp>
+#include <osiiso/task_result.hpp>
+#include <osiiso/thread_queue.hpp>

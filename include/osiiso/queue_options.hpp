@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// Construction options of both queues, and the options of run() and shutdown().
+#pragma once
+
+#include <osiiso/chrono.hpp>
+#include <osiiso/context.hpp>
+#include <osiiso/enums.hpp>
+#include <osiiso/fwd.hpp>
+#include <osiiso/task_result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <optional>
+
+namespace osiiso {
+
+/// Hook called as each attempt begins.
+using StartHook = std::function<void(const SyncTaskHandle<>&)>;
+/// Hook called once per task with its final result.
+using CompleteHook = std::function<void(const TaskResult&)>;
+/// Hook called before each retry with the exception of the failed attempt.
+using RetryHook = std::function<void(const SyncTaskHandle<>&, std::exception_ptr)>;
+
+/// Options of a ThreadQueue; designated initializers follow the field order.
+struct ThreadQueueOptions {
+  /// Fixed worker count; nullopt scales with the backlog up to min(32, hardware threads).
+  std::optional<std::size_t> workers{};
+  /// Maximum outstanding tasks (0 = unbounded); a full queue blocks submit().
+  std::size_t size = 0;
+  /// Default time limit of run().
+  std::optional<Seconds> timeout{};
+  /// Finite: run() returns when idle; Infinite: run() waits for shutdown().
+  Mode mode = Mode::Finite;
+  /// Whether the first failure cancels the rest.
+  FailPolicy fail_policy = FailPolicy::Continue;
+  /// What a run timeout cancels.
+  OnExit on_exit = OnExit::CompletePriority;
+  /// Called as each attempt begins (exceptions are logged and swallowed).
+  StartHook on_start{};
+  /// Called with each final result (exceptions are logged and swallowed).
+  CompleteHook on_complete{};
+  /// Called before each retry (exceptions are logged and swallowed).
+  RetryHook on_retry{};
+
+  /// Throws std::invalid_argument with the Python library's message when a field is out of range.
+  void validate() const;
+};
+
+/// Options of a ProcessQueue; designated initializers follow the field order.
+struct ProcessQueueOptions {
+  /// Fixed worker-process count; nullopt scales with the backlog up to min(32, hardware threads).
+  std::optional<std::size_t> workers{};
+  /// Maximum outstanding tasks (0 = unbounded); a full queue blocks submit().
+  std::size_t size = 0;
+  /// Default time limit of run().
+  std::optional<Seconds> timeout{};
+  /// Finite: run() returns when idle; Infinite: run() waits for shutdown().
+  Mode mode = Mode::Finite;
+  /// Whether the first failure cancels the rest.
+  FailPolicy fail_policy = FailPolicy::Continue;
+  /// What a run timeout cancels.
+  OnExit on_exit = OnExit::CompletePriority;
+  /// Called as each attempt begins (exceptions are logged and swallowed).
+  StartHook on_start{};
+  /// Called with each final result (exceptions are logged and swallowed).
+  CompleteHook on_complete{};
+  /// Called before each retry (exceptions are logged and swallowed).
+  RetryHook on_retry{};
+  /// The longest a timeout or cancellation may wait to take effect.
+  Seconds poll{std::chrono::milliseconds(50)};
+  /// Start method of the worker processes (default: fork).
+  Context context{};
+
+  /// Throws std::invalid_argument with the Python library's message when a field is out of range.
+  void validate() const;
+};
+
+/// Options of run().
+struct RunOptions {
+  /// Time limit of this run (overrides the queue's timeout).
+  std::optional<Seconds> timeout{};
+  /// Throw ExecutionError when a task failed.
+  bool strict = false;
+  /// Fail policy for this run only.
+  std::optional<FailPolicy> fail_policy{};
+};
+
+/// Options of shutdown().
+struct ShutdownOptions {
+  /// Cancel everything (must_complete included) instead of draining.
+  bool force = false;
+};
+
+}  // namespace osiiso

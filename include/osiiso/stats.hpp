@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// A snapshot of a queue's counters.
+#pragma once
+
+#include <cstddef>
+
+namespace osiiso {
+
+/// Queue metrics at one instant, as returned by stats().
+struct Stats {
+  /// Tasks waiting to execute (queued or scheduled).
+  std::size_t pending = 0;
+  /// Tasks currently executing.
+  std::size_t active = 0;
+  /// Tasks held by the timer until their delay or run_at.
+  std::size_t scheduled = 0;
+  /// Results accumulated so far.
+  std::size_t completed = 0;
+  /// Live workers.
+  std::size_t workers = 0;
+  /// Whether shutdown() has completed.
+  bool closed = false;
+};
+
+}  // namespace osiiso

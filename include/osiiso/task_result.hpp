@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// The immutable record of one finished task.
+#pragma once
+
+#include <osiiso/chrono.hpp>
+#include <osiiso/enums.hpp>
+
+#include <any>
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <string>
+
+namespace osiiso {
+
+/**
+ * The final record of one task: identity, outcome, timings and value or exception.
+ * Queues and handles only ever hand it out by const reference or by copy.
+ */
+struct TaskResult {
+  /// Unique hexadecimal identifier of the task.
+  std::string task_id;
+  /// Task name (registered name, callable name, or TaskOptions::name).
+  std::string name;
+  /// Final status: Succeeded, Failed or Cancelled.
+  TaskStatus status = TaskStatus::Cancelled;
+  /// Attempts made (1 on first success, more after retries, 0 if never started).
+  std::size_t attempts = 0;
+  /// Priority copied from the task's options.
+  int priority = 3;
+  /// Whether the task was protected from ordinary cancellation.
+  bool must_complete = false;
+  /// Group the task belonged to, if any.
+  std::optional<std::string> group_id;
+  /// Whether the task was excluded from run summaries.
+  bool detached = false;
+  /// When a delayed task was due to start, if it was scheduled.
+  std::optional<Clock::time_point> scheduled_for;
+  /// When the task was submitted.
+  Clock::time_point created_at{};
+  /// When its first attempt began, if it ever ran.
+  std::optional<Clock::time_point> started_at;
+  /// When the final result was recorded.
+  Clock::time_point finished_at{};
+  /// Time from the first attempt to completion (zero if it never ran).
+  Seconds duration{0.0};
+  /// Short human-readable description of the outcome.
+  std::string message;
+  /// User data from TaskOptions::metadata.
+  std::any metadata;
+  /// The exception of a failed task (null otherwise).
+  std::exception_ptr exception;
+
+  /// True when the task succeeded with a non-void value.
+  [[nodiscard]] bool has_value() const noexcept { return value_.has_value(); }
+
+  /// The task's value as T; throws std::bad_any_cast when it holds no T.
+  template <class T>
+  [[nodiscard]] const T& value() const {
+    return std::any_cast<const T&>(value_);
+  }
+
+  /// The value in its type-erased form (empty unless the task succeeded with a value).
+  [[nodiscard]] const std::any& any_value() const noexcept { return value_; }
+
+  /// Stores the value; used by the queues when a task succeeds.
+  void set_value(std::any value) { value_ = std::move(value); }
+
+ private:
+  std::any value_;
+};
+
+}  // namespace osiiso

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+// ThreadQueue: the queue model on worker threads, for blocking I/O-bound work.
+#pragma once
+
+#include <osiiso/call.hpp>
+#include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/queue_front.hpp>
+#include <osiiso/detail/thread_backend.hpp>
+#include <osiiso/detail/thread_work.hpp>
+#include <osiiso/queue_options.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+#include <utility>
+
+namespace osiiso {
+
+/**
+ * A task queue on worker threads. Takes any callable, lambdas with captures included. A task
+ * whose first parameter is `std::stop_token` is asked to stop when it times out or is cancelled;
+ * any other timed-out or cancelled attempt is abandoned (its thread runs on, its result is dropped).
+ *
+ * ```cpp
+ * osiiso::ThreadQueue q({.workers = 4});
+ * q.map(fetch, urls);
+ * osiiso::RunSummary summary = q.run();
+ * ```
+ */
+class ThreadQueue : public detail::QueueFront<ThreadQueue> {
+ public:
+  /// The value type of a handle for `f(args...)`.
+  template <class F, class... A>
+  using result_t = detail::thread_result_t<F, A...>;
+
+  /// Validates `options` (std::invalid_argument); workers start with start(), run() or join().
+  explicit ThreadQueue(ThreadQueueOptions options = {}) : QueueFront(make_engine(std::move(options))) {}
+
+  /// Graceful shutdown, or forced when the scope is left by an exception.
+  ~ThreadQueue() = default;
+
+  ThreadQueue(const ThreadQueue&) = delete;
+  ThreadQueue& operator=(const ThreadQueue&) = delete;
+
+  /// The payload and default name of `f(args...)` (used by the shared front).
+  template <class F, class... A>
+  static detail::PreparedTask prepare(F&& f, A&&... args) {
+    return detail::make_thread_work(std::forward<F>(f), std::forward<A>(args)...);
+  }
+  /// The payload of one call of a heterogeneous group.
+  static detail::PreparedTask prepare(const Call& call) { return call.prepare_for_threads(); }
+
+ private:
+  static std::shared_ptr<detail::Engine> make_engine(ThreadQueueOptions options) {
+    options.validate();
+    const std::size_t hardware = std::max(1U, std::thread::hardware_concurrency());
+    auto engine = std::make_shared<detail::Engine>(detail::EngineConfig{
+        .workers = options.workers,
+        .auto_limit = std::min<std::size_t>(32, hardware),
+        .size = options.size,
+        .timeout = options.timeout,
+        .mode = options.mode,
+        .fail_policy = options.fail_policy,
+        .on_exit = options.on_exit,
+        .on_start = std::move(options.on_start),
+        .on_complete = std::move(options.on_complete),
+        .on_retry = std::move(options.on_retry),
+        .queue_name = "ThreadQueue",
+    });
+    engine->set_backend(std::make_unique<detail::ThreadBackend>(*engine));
+    return engine;
+  }
+};
+
+}  // namespace osiiso

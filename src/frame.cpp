@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+// Frame encoding and decoding, and the transport of exceptions between processes.
+#include <osiiso/detail/frame.hpp>
+
+#include <osiiso/detail/fd.hpp>
+
+#include <cxxabi.h>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <typeinfo>
+
+namespace osiiso::detail {
+
+namespace {
+constexpr unsigned char kMagic = 0xA5;
+
+void put_u32(std::string& out, std::uint32_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+
+void put_str(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+
+// Bounds-checked reader over an untrusted payload.
+struct Reader {
+  std::string_view in;
+  std::uint32_t u32() {
+    std::uint32_t v;
+    need(sizeof v);
+    std::memcpy(&v, in.data(), sizeof v);
+    in.remove_prefix(sizeof v);
+    return v;
+  }
+  std::uint8_t u8() {
+    need(1);
+    const auto v = static_cast<std::uint8_t>(in[0]);
+    in.remove_prefix(1);
+    return v;
+  }
+  std::string_view str() {
+    const auto n = u32();
+    need(n);
+    auto s = in.substr(0, n);
+    in.remove_prefix(n);
+    return s;
+  }
+  void need(std::size_t n) const {
+    if (in.size() < n) throw FrameError("malformed payload from a ProcessQueue worker (truncated)");
+  }
+};
+
+struct Header {
+  FrameType type;
+  std::uint64_t size;
+};
+
+Header parse_header(const char* p, std::size_t max_size) {
+  if (static_cast<unsigned char>(p[0]) != kMagic) {
+    throw FrameError("corrupt frame on a ProcessQueue pipe (bad magic byte)");
+  }
+  const auto type = static_cast<std::uint8_t>(p[1]);
+  if (type < 1 || type > 4) throw FrameError(fmt::format("corrupt frame on a ProcessQueue pipe (unknown type {})", type));
+  std::uint64_t size;
+  std::memcpy(&size, p + 2, sizeof size);
+  if (size > max_size) {
+    throw FrameError(
+        fmt::format("frame of {} bytes exceeds the ProcessQueue limit of {} bytes; pass smaller arguments/results",
+                    size, max_size));
+  }
+  return {static_cast<FrameType>(type), size};
+}
+
+// Error kinds on the wire; the numbers are part of the format.
+enum class Kind : std::uint8_t {
+  Remote = 0,
+  LogicError,
+  InvalidArgument,
+  DomainError,
+  LengthError,
+  OutOfRange,
+  RuntimeError,
+  RangeError,
+  OverflowError,
+  UnderflowError,
+  BadAlloc,
+  Osiiso = 20,
+  Closed,
+  QueueFull,
+  Timeout,
+  Cancelled,
+  InvalidState,
+  Registration,
+  WorkerDied,
+  RemoteAgain,  // an osiiso::RemoteError travelling on: keeps its type_name
+};
+
+struct KindEntry {
+  const std::type_info* type;
+  Kind kind;
+};
+
+const KindEntry kKinds[] = {
+    {&typeid(std::logic_error), Kind::LogicError},
+    {&typeid(std::invalid_argument), Kind::InvalidArgument},
+    {&typeid(std::domain_error), Kind::DomainError},
+    {&typeid(std::length_error), Kind::LengthError},
+    {&typeid(std::out_of_range), Kind::OutOfRange},
+    {&typeid(std::runtime_error), Kind::RuntimeError},
+    {&typeid(std::range_error), Kind::RangeError},
+    {&typeid(std::overflow_error), Kind::OverflowError},
+    {&typeid(std::underflow_error), Kind::UnderflowError},
+    {&typeid(std::bad_alloc), Kind::BadAlloc},
+    {&typeid(OsiisoError), Kind::Osiiso},
+    {&typeid(ClosedError), Kind::Closed},
+    {&typeid(QueueFullError), Kind::QueueFull},
+    {&typeid(TimeoutError), Kind::Timeout},
+    {&typeid(CancelledError), Kind::Cancelled},
+    {&typeid(InvalidStateError), Kind::InvalidState},
+    {&typeid(RegistrationError), Kind::Registration},
+    {&typeid(WorkerDiedError), Kind::WorkerDied},
+};
+
+std::string error_payload(Kind kind, std::string_view type_name, std::string_view what) {
+  std::string out;
+  out.push_back(static_cast<char>(kind));
+  put_str(out, type_name);
+  put_str(out, what);
+  return out;
+}
+}  // namespace
+
+namespace {
+void fill_header(char (&header)[kFrameHeaderSize], FrameType type, std::size_t size, std::size_t max_size) {
+  if (size > max_size) {
+    throw FrameError(fmt::format(
+        "frame of {} bytes exceeds the ProcessQueue limit of {} bytes; pass smaller arguments/results", size,
+        max_size));
+  }
+  header[0] = static_cast<char>(kMagic);
+  header[1] = static_cast<char>(type);
+  const std::uint64_t size64 = size;
+  std::memcpy(header + 2, &size64, sizeof size64);
+}
+}  // namespace
+
+void append_frame(std::string& out, FrameType type, std::string_view payload, std::size_t max_size) {
+  char header[kFrameHeaderSize];
+  fill_header(header, type, payload.size(), max_size);
+  out.append(header, sizeof header);
+  out.append(payload);
+}
+
+bool write_frame(int fd, FrameType type, std::string_view payload, std::size_t max_size) {
+  char header[kFrameHeaderSize];
+  fill_header(header, type, payload.size(), max_size);
+  return write_all(fd, header, sizeof header) && write_all(fd, payload.data(), payload.size());
+}
+
+std::optional<Frame> read_frame(int fd, std::size_t max_size) {
+  char header[kFrameHeaderSize];
+  const auto n = read_full(fd, header, sizeof header);
+  if (n < 0) throw FrameError(fmt::format("read from a ProcessQueue pipe failed: {}", std::strerror(errno)));
+  if (n == 0) return std::nullopt;
+  if (static_cast<std::size_t>(n) < sizeof header) throw FrameError("truncated frame on a ProcessQueue pipe");
+  const auto h = parse_header(header, max_size);
+  Frame frame{h.type, std::string(h.size, '\0')};
+  const auto m = read_full(fd, frame.payload.data(), frame.payload.size());
+  if (m < 0) throw FrameError(fmt::format("read from a ProcessQueue pipe failed: {}", std::strerror(errno)));
+  if (static_cast<std::uint64_t>(m) < h.size) throw FrameError("truncated frame on a ProcessQueue pipe");
+  return frame;
+}
+
+void FrameDecoder::feed(const char* data, std::size_t size) {
+  if (consumed_ > 0 && consumed_ == buffer_.size()) {
+    buffer_.clear();
+    consumed_ = 0;
+  }
+  buffer_.append(data, size);
+}
+
+std::optional<Frame> FrameDecoder::next() {
+  const auto available = buffer_.size() - consumed_;
+  if (available < kFrameHeaderSize) return std::nullopt;
+  const auto h = parse_header(buffer_.data() + consumed_, max_size_);
+  if (available - kFrameHeaderSize < h.size) {
+    // Reserve once the header is validated so a large payload is not copied repeatedly.
+    buffer_.reserve(consumed_ + kFrameHeaderSize + h.size);
+    return std::nullopt;
+  }
+  Frame frame{h.type, buffer_.substr(consumed_ + kFrameHeaderSize, h.size)};
+  consumed_ += kFrameHeaderSize + h.size;
+  if (consumed_ == buffer_.size()) {
+    buffer_.clear();
+    buffer_.shrink_to_fit();
+    consumed_ = 0;
+  }
+  return frame;
+}
+
+std::string encode_request(std::string_view name, std::string_view arguments) {
+  std::string out;
+  out.reserve(4 + name.size() + arguments.size());
+  put_str(out, name);
+  out.append(arguments);
+  return out;
+}
+
+RequestView decode_request(std::string_view payload) {
+  Reader r{payload};
+  const auto name = r.str();
+  return {name, r.in};
+}
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
+  return status == 0 && out ? std::string(out.get()) : std::string(mangled);
+}
+
+std::string encode_exception(std::exception_ptr error) noexcept {
+  try {
+    try {
+      std::rethrow_exception(error);
+    } catch (const RemoteError& e) {
+      return error_payload(Kind::RemoteAgain, e.type_name(), e.what());
+    } catch (const std::exception& e) {
+      const auto& type = typeid(e);
+      for (const auto& entry : kKinds) {
+        if (*entry.type == type) return error_payload(entry.kind, {}, e.what());
+      }
+      return error_payload(Kind::Remote, demangle(type.name()), e.what());
+    } catch (...) {
+      const auto* type = abi::__cxa_current_exception_type();
+      const auto name = type != nullptr ? demangle(type->name()) : std::string("unknown");
+      return error_payload(Kind::Remote, name, fmt::format("exception of type {}", name));
+    }
+  } catch (...) {
+    // Out of memory while describing the error: send something fixed.
+    return std::string(1, static_cast<char>(Kind::BadAlloc)) + std::string(8, '\0');
+  }
+}
+
+std::exception_ptr decode_exception(std::string_view payload) {
+  try {
+    Reader r{payload};
+    const auto kind = static_cast<Kind>(r.u8());
+    const std::string type(r.str());
+    const std::string what(r.str());
+    switch (kind) {
+      case Kind::Remote: return std::make_exception_ptr(RemoteError(type, what));
+      case Kind::RemoteAgain: return std::make_exception_ptr(RemoteError(type, what));
+      case Kind::LogicError: return std::make_exception_ptr(std::logic_error(what));
+      case Kind::InvalidArgument: return std::make_exception_ptr(std::invalid_argument(what));
+      case Kind::DomainError: return std::make_exception_ptr(std::domain_error(what));
+      case Kind::LengthError: return std::make_exception_ptr(std::length_error(what));
+      case Kind::OutOfRange: return std::make_exception_ptr(std::out_of_range(what));
+      case Kind::RuntimeError: return std::make_exception_ptr(std::runtime_error(what));
+      case Kind::RangeError: return std::make_exception_ptr(std::range_error(what));
+      case Kind::OverflowError: return std::make_exception_ptr(std::overflow_error(what));
+      case Kind::UnderflowError: return std::make_exception_ptr(std::underflow_error(what));
+      case Kind::BadAlloc: return std::make_exception_ptr(std::bad_alloc());
+      case Kind::Osiiso: return std::make_exception_ptr(OsiisoError(what));
+      case Kind::Closed: return std::make_exception_ptr(ClosedError(what));
+      case Kind::QueueFull: return std::make_exception_ptr(QueueFullError(what));
+      case Kind::Timeout: return std::make_exception_ptr(TimeoutError(what));
+      case Kind::Cancelled: return std::make_exception_ptr(CancelledError(what));
+      case Kind::InvalidState: return std::make_exception_ptr(InvalidStateError(what));
+      case Kind::Registration: return std::make_exception_ptr(RegistrationError(what));
+      case Kind::WorkerDied: return std::make_exception_ptr(WorkerDiedError(what));
+    }
+    throw FrameError(fmt::format("malformed error payload from a ProcessQueue worker (kind {})",
+                                 static_cast<int>(kind)));
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
+}  // namespace osiiso::detail

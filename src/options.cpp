@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// Validation of task and queue options, with the Python library's messages.
+#include <osiiso/queue_options.hpp>
+#include <osiiso/task_options.hpp>
+
+#include <stdexcept>
+
+namespace osiiso {
+
+void TaskOptions::validate() const {
+  if (timeout && timeout->count() <= 0) throw std::invalid_argument("timeout must be > 0");
+  if (retries < 0) throw std::invalid_argument("retries must be >= 0");
+  if (retry_delay.count() < 0) throw std::invalid_argument("retry_delay must be >= 0");
+  if (!(backoff > 0)) throw std::invalid_argument("backoff must be > 0");
+  if (delay && delay->count() < 0) throw std::invalid_argument("delay must be >= 0");
+  if (delay && run_at) throw std::invalid_argument("delay and run_at are mutually exclusive");
+}
+
+namespace {
+void validate_common(const std::optional<std::size_t>& workers, const std::optional<Seconds>& timeout) {
+  if (workers && *workers == 0) throw std::invalid_argument("workers must be > 0");
+  if (timeout && timeout->count() <= 0) throw std::invalid_argument("timeout must be > 0");
+}
+}  // namespace
+
+void ThreadQueueOptions::validate() const { validate_common(workers, timeout); }
+
+void ProcessQueueOptions::validate() const {
+  validate_common(workers, timeout);
+  if (!(poll.count() > 0)) throw std::invalid_argument("poll must be > 0");
+}
+
+Context get_context(std::string_view method) {
+  for (auto m : {StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer}) {
+    if (to_string(m) == method) return Context(m);
+  }
+  throw std::invalid_argument("cannot find context for '" + std::string(method) +
+                              "'; use \"fork\", \"spawn\" or \"forkserver\"");
+}
+
+}  // namespace osiiso

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// Worker threads for ThreadQueue.
+#include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/thread_backend.hpp>
+#include <osiiso/detail/thread_work.hpp>
+
+#include <algorithm>
+
+namespace osiiso::detail {
+
+namespace {
+thread_local const ThreadBackend* current_backend = nullptr;
+}  // namespace
+
+ThreadBackend::~ThreadBackend() { stop_workers(); }
+
+void ThreadBackend::spawn_locked() {
+  auto slot = std::make_shared<Slot>();
+  workers_.push_back(Worker{std::thread([this, slot] { worker_loop(slot); }), slot});
+}
+
+void ThreadBackend::ensure_workers(std::size_t count) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  while (workers_.size() < count) spawn_locked();
+}
+
+void ThreadBackend::notify_ready() {
+  {
+    std::lock_guard lock(mu_);
+    ++ready_generation_;
+  }
+  cv_.notify_one();
+}
+
+void ThreadBackend::worker_loop(std::shared_ptr<Slot> slot) {
+  current_backend = this;
+  for (;;) {
+    std::uint64_t seen = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ || slot->abandoned) return;
+      seen = ready_generation_;
+    }
+    std::optional<Attempt> attempt = engine_.take_ready();
+    if (!attempt) {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return ready_generation_ != seen || stopping_; });
+      continue;
+    }
+    std::stop_token token;
+    {
+      std::lock_guard lock(mu_);
+      slot->attempt_id = attempt->id;
+      slot->stop = std::stop_source();
+      token = slot->stop.get_token();
+    }
+    Outcome outcome;
+    try {
+      outcome.value = static_cast<ThreadWork&>(attempt->work()).run(std::move(token));
+    } catch (...) {
+      outcome.error = std::current_exception();
+    }
+    std::shared_ptr<Engine> keep_alive;
+    {
+      std::lock_guard lock(mu_);
+      slot->attempt_id = 0;
+      if (slot->abandoned) keep_alive = std::move(slot->keep_alive);
+    }
+    if (keep_alive) {
+      // Abandoned: the engine settled this attempt already and a replacement thread took the slot.
+      attempt.reset();
+      outcome = Outcome{};
+      return;
+    }
+    engine_.complete(*attempt, std::move(outcome));
+  }
+}
+
+void ThreadBackend::interrupt(const Attempt& attempt) {
+  std::lock_guard lock(mu_);
+  const auto it = std::find_if(workers_.begin(), workers_.end(),
+                               [&](const Worker& w) { return w.slot->attempt_id == attempt.id; });
+  if (it == workers_.end()) return;  // it finished meanwhile; the engine ignores its outcome
+  it->slot->abandoned = true;
+  it->slot->keep_alive = engine_.shared_from_this();
+  it->slot->stop.request_stop();
+  it->thread.detach();
+  workers_.erase(it);
+  if (!stopping_) spawn_locked();
+}
+
+void ThreadBackend::stop_workers() {
+  std::vector<Worker> workers;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    workers.swap(workers_);
+  }
+  cv_.notify_all();
+  for (auto& w : workers) {
+    if (w.thread.get_id() == std::this_thread::get_id()) {
+      w.thread.detach();  // a task stopping its own queue
+    } else if (w.thread.joinable()) {
+      w.thread.join();
+    }
+  }
+  std::lock_guard lock(mu_);
+  stopping_ = false;
+}
+
+std::size_t ThreadBackend::worker_count() const {
+  std::lock_guard lock(mu_);
+  return workers_.size();
+}
+
+bool ThreadBackend::owns_current_thread() const { return current_backend == this; }
+
+}  // namespace osiiso::detail
