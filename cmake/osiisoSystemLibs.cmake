@@ -1,4 +1,3 @@
-include_guard(GLOBAL)
 include(CheckCXXSymbolExists)
 
 # glibc >= 2.34 provides shm_open, clock_gettime and dlopen itself; older C libraries keep them in

@@ -344,8 +344,6 @@ void Engine::finalize(Settled settled) {
     callbacks.swap(task->state->callbacks);
   }
   task->state->cv.notify_all();
-  // The payload (arguments) is no longer needed; free it before the hooks run.
-  task->work.reset();
   if (config_.on_complete) emit_hook("on_complete", config_.on_complete, result);
   const SyncTaskHandle<> handle(task->state);
   for (auto& callback : callbacks) emit_hook("done callback", callback, handle);

@@ -2,6 +2,7 @@
 // Frame encoding and decoding, and the transport of exceptions between processes.
 #include <osiiso/detail/frame.hpp>
 
+#include <osiiso/detail/demangle.hpp>
 #include <osiiso/detail/fd.hpp>
 
 #include <cxxabi.h>
@@ -65,7 +66,8 @@ Header parse_header(const char* p, std::size_t max_size) {
     throw FrameError("corrupt frame on a ProcessQueue pipe (bad magic byte)");
   }
   const auto type = static_cast<std::uint8_t>(p[1]);
-  if (type < 1 || type > 4) throw FrameError(fmt::format("corrupt frame on a ProcessQueue pipe (unknown type {})", type));
+  if (type < 1 || type > 4)
+    throw FrameError(fmt::format("corrupt frame on a ProcessQueue pipe (unknown type {})", type));
   std::uint64_t size;
   std::memcpy(&size, p + 2, sizeof size);
   if (size > max_size) {
@@ -138,9 +140,9 @@ std::string error_payload(Kind kind, std::string_view type_name, std::string_vie
 namespace {
 void fill_header(char (&header)[kFrameHeaderSize], FrameType type, std::size_t size, std::size_t max_size) {
   if (size > max_size) {
-    throw FrameError(fmt::format(
-        "frame of {} bytes exceeds the ProcessQueue limit of {} bytes; pass smaller arguments/results", size,
-        max_size));
+    throw FrameError(
+        fmt::format("frame of {} bytes exceeds the ProcessQueue limit of {} bytes; pass smaller arguments/results",
+                    size, max_size));
   }
   header[0] = static_cast<char>(kMagic);
   header[1] = static_cast<char>(type);
@@ -217,12 +219,6 @@ RequestView decode_request(std::string_view payload) {
   return {name, r.in};
 }
 
-std::string demangle(const char* mangled) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
-  return status == 0 && out ? std::string(out.get()) : std::string(mangled);
-}
-
 std::string encode_exception(std::exception_ptr error) noexcept {
   try {
     try {
@@ -274,8 +270,8 @@ std::exception_ptr decode_exception(std::string_view payload) {
       case Kind::Registration: return std::make_exception_ptr(RegistrationError(what));
       case Kind::WorkerDied: return std::make_exception_ptr(WorkerDiedError(what));
     }
-    throw FrameError(fmt::format("malformed error payload from a ProcessQueue worker (kind {})",
-                                 static_cast<int>(kind)));
+    throw FrameError(
+        fmt::format("malformed error payload from a ProcessQueue worker (kind {})", static_cast<int>(kind)));
   } catch (...) {
     return std::current_exception();
   }

@@ -2,7 +2,7 @@
 // The registry of task functions, and the diagnostics of registration mistakes.
 #include <osiiso/detail/registry.hpp>
 
-#include <osiiso/detail/frame.hpp>
+#include <osiiso/detail/demangle.hpp>
 #include <osiiso/errors.hpp>
 
 #include <dlfcn.h>

@@ -2,8 +2,8 @@
 // Enums: Python literals through to_string, fmt and iostreams.
 #include <osiiso/enums.hpp>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include <sstream>
 #include <string>

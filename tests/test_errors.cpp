@@ -13,8 +13,8 @@
 using namespace osiiso;
 
 TEMPLATE_TEST_CASE("every osiiso error derives from OsiisoError and std::runtime_error", "[errors]", ClosedError,
-                   QueueFullError, TimeoutError, CancelledError, InvalidStateError, RegistrationError,
-                   WorkerDiedError, RemoteError, ExecutionError) {
+                   QueueFullError, TimeoutError, CancelledError, InvalidStateError, RegistrationError, WorkerDiedError,
+                   RemoteError, ExecutionError) {
   STATIC_REQUIRE(std::is_base_of_v<OsiisoError, TestType>);
   STATIC_REQUIRE(std::is_base_of_v<std::runtime_error, TestType>);
   STATIC_REQUIRE(std::is_nothrow_destructible_v<TestType>);

@@ -114,8 +114,7 @@ TEST_CASE("queue options validate with Python's messages", "[queue_options]") {
                        Message("workers must be > 0"));
   CHECK_THROWS_MATCHES(ProcessQueueOptions{.timeout = 0s}.validate(), std::invalid_argument,
                        Message("timeout must be > 0"));
-  CHECK_THROWS_MATCHES(ProcessQueueOptions{.poll = 0s}.validate(), std::invalid_argument,
-                       Message("poll must be > 0"));
+  CHECK_THROWS_MATCHES(ProcessQueueOptions{.poll = 0s}.validate(), std::invalid_argument, Message("poll must be > 0"));
   CHECK_THROWS_MATCHES(ProcessQueueOptions{.poll = -1ms}.validate(), std::invalid_argument,
                        Message("poll must be > 0"));
   CHECK_NOTHROW(ProcessQueueOptions{.workers = 1, .timeout = 1ms, .poll = 1ms}.validate());

@@ -129,10 +129,10 @@ TEST_CASE("by_task_id, by_name and by_group index the results", "[run_summary]")
 }
 
 TEST_CASE("raise_for_errors throws ExecutionError with the failed results", "[run_summary][errors]") {
-  const auto s = RunSummary::from_results(
-      {make_success("a", 1), make_result("b", TaskStatus::Failed), make_result("c", TaskStatus::Cancelled),
-       make_result("d", TaskStatus::Cancelled)},
-      Clock::now(), false);
+  const auto s =
+      RunSummary::from_results({make_success("a", 1), make_result("b", TaskStatus::Failed),
+                                make_result("c", TaskStatus::Cancelled), make_result("d", TaskStatus::Cancelled)},
+                               Clock::now(), false);
 
   SECTION("failures only by default") {
     try {
@@ -162,16 +162,16 @@ TEST_CASE("raise_for_errors throws ExecutionError with the failed results", "[ru
 }
 
 TEST_CASE("raise_for_errors ignores cancellations unless asked", "[run_summary][errors]") {
-  const auto s = RunSummary::from_results({make_success("a", 1), make_result("c", TaskStatus::Cancelled)},
-                                          Clock::now(), false);
+  const auto s =
+      RunSummary::from_results({make_success("a", 1), make_result("c", TaskStatus::Cancelled)}, Clock::now(), false);
   CHECK_NOTHROW(s.raise_for_errors());
   CHECK_THROWS_MATCHES(s.raise_for_errors(true), ExecutionError, Catch::Matchers::Message("1 task(s) cancelled"));
   CHECK_NOTHROW(RunSummary::from_results({make_success("a", 1)}, Clock::now(), false).raise_for_errors(true));
 }
 
 TEST_CASE("display() reports a passing run", "[run_summary][display]") {
-  auto s = RunSummary::from_results({make_success("a", 1), make_success("b", 2), make_success("c", 3)}, Clock::now(),
-                                    false);
+  auto s =
+      RunSummary::from_results({make_success("a", 1), make_success("b", 2), make_success("c", 3)}, Clock::now(), false);
   s.duration = 1.5s;
   const auto lines = display_lines(s);
   CHECK(has_line(lines, "  Run Summary: PASSED"));
@@ -199,8 +199,8 @@ TEST_CASE("display() lists failures with their attempts and messages", "[run_sum
 }
 
 TEST_CASE("display() reports a timed-out run", "[run_summary][display]") {
-  const auto s = RunSummary::from_results({make_success("a", 1), make_result("b", TaskStatus::Cancelled)},
-                                          Clock::now(), true);
+  const auto s =
+      RunSummary::from_results({make_success("a", 1), make_result("b", TaskStatus::Cancelled)}, Clock::now(), true);
   const auto lines = display_lines(s);
   CHECK(has_line(lines, "  Run Summary: TIMED OUT"));
   CHECK(has_line(lines, "  Cancelled   : 1"));

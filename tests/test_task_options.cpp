@@ -64,22 +64,17 @@ TEST_CASE("TaskOptions takes designated initializers with any duration", "[task_
 }
 
 TEST_CASE("TaskOptions::validate rejects out-of-range fields with Python's messages", "[task_options]") {
-  CHECK_THROWS_MATCHES((TaskOptions{.timeout = 0s}.validate()), std::invalid_argument,
-                       Message("timeout must be > 0"));
-  CHECK_THROWS_MATCHES((TaskOptions{.timeout = -1s}.validate()), std::invalid_argument,
-                       Message("timeout must be > 0"));
-  CHECK_THROWS_MATCHES((TaskOptions{.retries = -1}.validate()), std::invalid_argument,
-                       Message("retries must be >= 0"));
+  CHECK_THROWS_MATCHES((TaskOptions{.timeout = 0s}.validate()), std::invalid_argument, Message("timeout must be > 0"));
+  CHECK_THROWS_MATCHES((TaskOptions{.timeout = -1s}.validate()), std::invalid_argument, Message("timeout must be > 0"));
+  CHECK_THROWS_MATCHES((TaskOptions{.retries = -1}.validate()), std::invalid_argument, Message("retries must be >= 0"));
   CHECK_THROWS_MATCHES((TaskOptions{.retry_delay = -10ms}.validate()), std::invalid_argument,
                        Message("retry_delay must be >= 0"));
-  CHECK_THROWS_MATCHES((TaskOptions{.backoff = 0.0}.validate()), std::invalid_argument,
-                       Message("backoff must be > 0"));
+  CHECK_THROWS_MATCHES((TaskOptions{.backoff = 0.0}.validate()), std::invalid_argument, Message("backoff must be > 0"));
   CHECK_THROWS_MATCHES((TaskOptions{.backoff = -1.0}.validate()), std::invalid_argument,
                        Message("backoff must be > 0"));
   CHECK_THROWS_MATCHES((TaskOptions{.backoff = std::numeric_limits<double>::quiet_NaN()}.validate()),
                        std::invalid_argument, Message("backoff must be > 0"));
-  CHECK_THROWS_MATCHES((TaskOptions{.delay = -1ms}.validate()), std::invalid_argument,
-                       Message("delay must be >= 0"));
+  CHECK_THROWS_MATCHES((TaskOptions{.delay = -1ms}.validate()), std::invalid_argument, Message("delay must be >= 0"));
   CHECK_THROWS_MATCHES((TaskOptions{.delay = 1s, .run_at = std::chrono::system_clock::now()}.validate()),
                        std::invalid_argument, Message("delay and run_at are mutually exclusive"));
 }

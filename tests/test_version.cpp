@@ -2,8 +2,8 @@
 // The generated version header agrees with itself and with project(osiiso VERSION ...).
 #include <osiiso/version.hpp>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 TEST_CASE("version macros and constants agree", "[version]") {
   STATIC_REQUIRE(osiiso::version_major == OSIISO_VERSION_MAJOR);

@@ -49,8 +49,8 @@ int main() {
 
   auto ok = result("a", osiiso::TaskStatus::Succeeded);
   ok.set_value(42);
-  const auto summary = osiiso::RunSummary::from_results(
-      {ok, result("b", osiiso::TaskStatus::Failed)}, osiiso::Clock::now(), false);
+  const auto summary =
+      osiiso::RunSummary::from_results({ok, result("b", osiiso::TaskStatus::Failed)}, osiiso::Clock::now(), false);
   check(summary.values<int>() == std::vector<int>{42}, "RunSummary::values");
 
   std::ostringstream report;

@@ -31,6 +31,7 @@ enum class Where { Queued, Scheduled, RetryWait, Active, Done };
 
 struct Task {
   TaskStatePtr state;
+  // Never reset while the Task lives: an abandoned attempt may still be running it.
   std::unique_ptr<Work> work;
   std::optional<Seconds> timeout;
   int retries = 0;

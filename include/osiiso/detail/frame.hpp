@@ -80,7 +80,4 @@ std::string encode_exception(std::exception_ptr error) noexcept;
 // payload yields a FrameError.
 std::exception_ptr decode_exception(std::string_view payload);
 
-// Demangled name of a type_info name (abi::__cxa_demangle), or the raw name.
-std::string demangle(const char* mangled);
-
 }  // namespace osiiso::detail

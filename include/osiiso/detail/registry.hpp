@@ -2,6 +2,8 @@
 // The process-wide table of task functions registered with OSIISO_TASK / OSIISO_TASK_AS.
 #pragma once
 
+#include <osiiso/errors.hpp>
+
 #include <deque>
 #include <mutex>
 #include <string>
@@ -15,8 +17,15 @@ using AnyFunction = void (*)();
 
 // Runs the registered function inside a worker: decodes `arguments`, calls the function and
 // encodes its result into `result`. Whatever the function throws propagates; a failure to
-// encode the result is reported as ResultEncodingError.
+// encode the result is reported as SerializationError.
 using Invoker = void (*)(std::string_view arguments, std::string& result);
+
+// Thrown by an invoker when the arguments cannot be decoded or the result cannot be encoded; the
+// worker reports it as an osiiso::OsiisoError naming the task.
+class SerializationError : public OsiisoError {
+ public:
+  using OsiisoError::OsiisoError;
+};
 
 struct RegisteredTask {
   std::string name;

@@ -4,10 +4,12 @@
 
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/serialization.hpp>
+#include <boost/serialization/version.hpp>
 
 #include <array>
 #include <bitset>
 #include <complex>
+#include <concepts>
 #include <deque>
 #include <forward_list>
 #include <list>
@@ -40,80 +42,94 @@ struct SerializeProbe {
 template <class T>
 struct ProbeDerived : T, SerializeProbe {};
 template <class T>
-concept probe_unambiguous = requires { &ProbeDerived<T>::serialize; };
+concept probe_unambiguous = requires {
+  &ProbeDerived<T>::serialize;
+};
 template <class T>
-concept public_member_serialize = requires(ProbeArchive& ar, T& t) { t.serialize(ar, 0u); };
+concept public_member_serialize = requires(ProbeArchive& ar, T& t) {
+  t.serialize(ar, 0u);
+};
 template <class T>
-concept member_serialize =
-    public_member_serialize<T> || (std::is_class_v<T> && !std::is_final_v<T> && !probe_unambiguous<T>);
+concept member_serialize = public_member_serialize<T> ||
+    (std::is_class_v<T> && !std::is_final_v<T> && !probe_unambiguous<T>);
 
-// A free serialize() found by argument-dependent lookup.
+// A free serialize(), in the type's namespace or in boost::serialization. Called the way Boost
+// calls it (a version_type argument makes boost::serialization an associated namespace) with a
+// probe archive for which a declared-only overload beats Boost's catch-all template. A user
+// overload for T is then exactly as specialized as the probe overload: the call is ambiguous.
+struct ProbeOnlyArchive {};
+struct ProbeMarker {};
+
+}  // namespace detail::serial
+}  // namespace osiiso
+
+namespace boost::serialization {
+template <class T>
+::osiiso::detail::serial::ProbeMarker serialize(::osiiso::detail::serial::ProbeOnlyArchive&, T&, const unsigned int);
+}  // namespace boost::serialization
+
+namespace osiiso {
+namespace detail::serial {
+
 void serialize() = delete;
 template <class T>
-concept adl_serialize = requires(ProbeArchive& ar, T& t) { serialize(ar, t, 0u); };
-
-// A non-intrusive boost::serialization::serialize overload: overload resolution picks something
-// other than Boost's catch-all template.
-template <class T>
-constexpr bool boost_free_serialize() {
-  if constexpr (std::is_class_v<T>) {
-    using Fn = void (*)(ProbeArchive&, T&, unsigned int);
-    constexpr Fn chosen = &boost::serialization::serialize;
-    constexpr Fn generic = &boost::serialization::serialize<ProbeArchive, T>;
-    return chosen != generic;
-  } else {
-    return false;
-  }
-}
+concept free_serialize = !requires(ProbeOnlyArchive & ar, T& t) {
+  { serialize(ar, t, boost::serialization::version_type(0)) } -> std::same_as<ProbeMarker>;
+};
 
 template <class T>
-inline constexpr bool user_class = std::is_class_v<T> && (member_serialize<T> || adl_serialize<T> ||
-                                                          boost_free_serialize<T>());
+inline constexpr bool user_class = std::is_class_v<T> && (member_serialize<T> || free_serialize<T>);
 
 // Standard types with a Boost.Serialization header, element types checked recursively.
+template <bool B>
+struct Known : std::bool_constant<B> {
+  static constexpr bool known = true;
+};
 template <class T>
-struct standard : std::false_type {};
+struct standard : std::false_type {
+  static constexpr bool known = false;
+};
 template <class C, class Tr, class A>
-struct standard<std::basic_string<C, Tr, A>> : std::true_type {};
+struct standard<std::basic_string<C, Tr, A>> : Known<true> {};
 template <class T, class A>
-struct standard<std::vector<T, A>> : is_serializable<T> {};
+struct standard<std::vector<T, A>> : Known<is_serializable<T>::value> {};
 template <class T, class A>
-struct standard<std::list<T, A>> : is_serializable<T> {};
+struct standard<std::list<T, A>> : Known<is_serializable<T>::value> {};
 template <class T, class A>
-struct standard<std::deque<T, A>> : is_serializable<T> {};
+struct standard<std::deque<T, A>> : Known<is_serializable<T>::value> {};
 template <class T, class A>
-struct standard<std::forward_list<T, A>> : is_serializable<T> {};
+struct standard<std::forward_list<T, A>> : Known<is_serializable<T>::value> {};
 template <class T, std::size_t N>
-struct standard<std::array<T, N>> : is_serializable<T> {};
+struct standard<std::array<T, N>> : Known<is_serializable<T>::value> {};
 template <class T>
-struct standard<std::valarray<T>> : is_serializable<T> {};
+struct standard<std::valarray<T>> : Known<is_serializable<T>::value> {};
 template <class T>
-struct standard<std::complex<T>> : std::true_type {};
+struct standard<std::complex<T>> : Known<true> {};
 template <std::size_t N>
-struct standard<std::bitset<N>> : std::true_type {};
+struct standard<std::bitset<N>> : Known<true> {};
 template <class K, class C, class A>
-struct standard<std::set<K, C, A>> : is_serializable<K> {};
+struct standard<std::set<K, C, A>> : Known<is_serializable<K>::value> {};
 template <class K, class C, class A>
-struct standard<std::multiset<K, C, A>> : is_serializable<K> {};
+struct standard<std::multiset<K, C, A>> : Known<is_serializable<K>::value> {};
 template <class K, class H, class E, class A>
-struct standard<std::unordered_set<K, H, E, A>> : is_serializable<K> {};
+struct standard<std::unordered_set<K, H, E, A>> : Known<is_serializable<K>::value> {};
 template <class K, class H, class E, class A>
-struct standard<std::unordered_multiset<K, H, E, A>> : is_serializable<K> {};
+struct standard<std::unordered_multiset<K, H, E, A>> : Known<is_serializable<K>::value> {};
 template <class K, class V, class C, class A>
-struct standard<std::map<K, V, C, A>> : std::conjunction<is_serializable<K>, is_serializable<V>> {};
+struct standard<std::map<K, V, C, A>> : Known<is_serializable<K>::value && is_serializable<V>::value> {};
 template <class K, class V, class C, class A>
-struct standard<std::multimap<K, V, C, A>> : std::conjunction<is_serializable<K>, is_serializable<V>> {};
+struct standard<std::multimap<K, V, C, A>> : Known<is_serializable<K>::value && is_serializable<V>::value> {};
 template <class K, class V, class H, class E, class A>
-struct standard<std::unordered_map<K, V, H, E, A>> : std::conjunction<is_serializable<K>, is_serializable<V>> {};
+struct standard<std::unordered_map<K, V, H, E, A>> : Known<is_serializable<K>::value && is_serializable<V>::value> {};
 template <class K, class V, class H, class E, class A>
 struct standard<std::unordered_multimap<K, V, H, E, A>>
-    : std::conjunction<is_serializable<K>, is_serializable<V>> {};
+    : Known<is_serializable<K>::value && is_serializable<V>::value> {};
 template <class A, class B>
-struct standard<std::pair<A, B>> : std::conjunction<is_serializable<A>, is_serializable<B>> {};
+struct standard<std::pair<A, B>> : Known<is_serializable<A>::value && is_serializable<B>::value> {};
 template <class T>
-struct standard<std::shared_ptr<T>> : std::bool_constant<std::is_class_v<T> && user_class<T>> {};
+struct standard<std::shared_ptr<T>> : Known<std::is_class_v<T> && user_class<T>> {};
 template <class T>
-struct standard<std::unique_ptr<T>> : std::bool_constant<std::is_class_v<T> && user_class<T>> {};
+struct standard<std::unique_ptr<T>> : Known<std::is_class_v<T> && user_class<T>> {};
 
 template <class T>
 constexpr bool detect() {
@@ -121,8 +137,8 @@ constexpr bool detect() {
     return false;
   } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
     return true;
-  } else if constexpr (standard<T>::value) {
-    return true;
+  } else if constexpr (standard<T>::known) {
+    return standard<T>::value;
   } else {
     return user_class<T>;
   }

@@ -67,10 +67,22 @@ inline constexpr bool is_task_function_pointer = FunctionTraits<std::decay_t<F>>
 
 namespace osiiso {
 
+namespace detail {
+// void for anything that is not a function pointer, so that the readable static_assert of the
+// submission is what the user sees.
+template <class F, bool = FunctionTraits<std::decay_t<F>>::valid>
+struct ProcessResult {
+  using Type = void;
+};
+template <class F>
+struct ProcessResult<F, true> {
+  using Type = typename ResultTraits<std::remove_cvref_t<typename FunctionTraits<std::decay_t<F>>::Result>>::Type;
+};
+}  // namespace detail
+
 /// The value type a ProcessQueue handle of `fn(args...)` carries: T for a function returning
 /// T, boost::asio::awaitable<T> or std::future<T>; void for void.
 template <class F, class... A>
-using process_result_t =
-    typename detail::ResultTraits<std::remove_cvref_t<typename detail::FunctionTraits<std::decay_t<F>>::Result>>::Type;
+using process_result_t = typename detail::ProcessResult<F>::Type;
 
 }  // namespace osiiso

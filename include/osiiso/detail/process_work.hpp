@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// What a ProcessQueue submission becomes: a serialized request plus a typed result decoder.
+#pragma once
+
+#include <osiiso/detail/archive.hpp>
+#include <osiiso/detail/backend.hpp>
+#include <osiiso/detail/frame.hpp>
+#include <osiiso/detail/prepared_task.hpp>
+#include <osiiso/detail/registry.hpp>
+#include <osiiso/detail/task_traits.hpp>
+#include <osiiso/registry.hpp>
+
+#include <any>
+#include <concepts>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+namespace osiiso::detail {
+
+// The backend payload of one ProcessQueue task.
+struct ProcessWork final : Work {
+  // The registered name of the function.
+  std::string name;
+  // The Request frame payload: encode_request(name, argument archive).
+  std::string request;
+  // Rebuilds the value from a Value frame payload (empty std::any for void).
+  std::any (*decode)(std::string_view payload) = nullptr;
+};
+
+template <class R>
+std::any decode_result(std::string_view payload) {
+  if constexpr (std::is_void_v<R>) {
+    return {};
+  } else {
+    R value{};
+    load_values(payload, value);
+    return std::any(std::move(value));
+  }
+}
+
+template <class F, class... A>
+constexpr bool arguments_convert() {
+  using Traits = FunctionTraits<std::decay_t<F>>;
+  if constexpr (Traits::arity != sizeof...(A)) {
+    return false;
+  } else {
+    return []<class... P>(std::tuple<P...>*) {
+      return (std::is_convertible_v<A&&, P> && ... && true);
+    }(static_cast<typename Traits::Arguments*>(nullptr));
+  }
+}
+
+// The readable compile-time errors of ProcessQueue submission, in the order a user meets them.
+template <class F, class... A>
+constexpr bool check_process_submission() {
+  using D = std::decay_t<F>;
+  static_assert(!IsAwaitable<D>::value,
+                "ProcessQueue::submit(): process tasks must be callable, not awaitable: pass the coroutine "
+                "function registered with OSIISO_TASK (and its arguments), not the awaitable it returned");
+  static_assert(IsAwaitable<D>::value || is_task_function_pointer<D>,
+                "ProcessQueue runs functions in another process: pass a function registered with OSIISO_TASK, not a "
+                "lambda or closure");
+  if constexpr (is_task_function_pointer<D>) {
+    using Traits = FunctionTraits<D>;
+    static_assert(Traits::arity == sizeof...(A),
+                  "ProcessQueue::submit(): wrong number of arguments for the task function (default arguments are "
+                  "not available through a function pointer)");
+    if constexpr (Traits::arity == sizeof...(A)) {
+      static_assert(arguments_convert<F, A...>(),
+                    "ProcessQueue::submit(): an argument does not convert to the task function's parameter type");
+    }
+    return check_signature<D>();
+  } else {
+    return false;
+  }
+}
+
+}  // namespace osiiso::detail
+
+namespace osiiso {
+
+/// A plain function pointer whose arguments and result can cross a process boundary, called
+/// with arguments convertible to its parameters.
+template <class F, class... A>
+concept ProcessSubmittable = detail::is_task_function_pointer<std::decay_t<F>> && detail::arguments_convert<F, A...>();
+
+}  // namespace osiiso
+
+namespace osiiso::detail {
+
+/**
+ * Prepares `fn(args...)` for a ProcessQueue: checks the types at compile time, looks up the
+ * registered name (RegistrationError when there is none), converts the arguments to the
+ * parameter types and serializes them.
+ */
+template <class F, class... A>
+PreparedTask make_process_work(F&& fn, A&&... args) {
+  static_assert(check_process_submission<F, A...>());
+  if constexpr (ProcessSubmittable<F, A...>) {
+    using D = std::decay_t<F>;
+    using Traits = FunctionTraits<D>;
+    using Value = typename ResultTraits<std::remove_cvref_t<typename Traits::Result>>::Type;
+    const D function = fn;
+    const auto* entry = Registry::instance().find(reinterpret_cast<AnyFunction>(function));
+    if (entry == nullptr) throw_unregistered(reinterpret_cast<AnyFunction>(function), typeid(D).name());
+
+    const typename Traits::Arguments arguments{std::forward<A>(args)...};
+    std::string archive;
+    if constexpr (Traits::arity > 0) save_tuple(archive, arguments);
+
+    auto work = std::make_unique<ProcessWork>();
+    work->name = entry->name;
+    work->request = encode_request(entry->name, archive);
+    work->decode = &decode_result<Value>;
+    return PreparedTask{std::move(work), entry->name};
+  } else {
+    return PreparedTask{};
+  }
+}
+
+}  // namespace osiiso::detail

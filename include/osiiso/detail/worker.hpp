@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// The worker side of a ProcessQueue: the request loop and the set-up of a worker process.
+#pragma once
+
+#include <sys/types.h>
+
+namespace osiiso::detail {
+
+// Environment variables through which a re-executed program learns that it is a worker
+// ("<request fd>,<reply fd>,<parent pid>") or a fork server ("<socket fd>,<parent pid>").
+inline constexpr const char* kWorkerEnv = "OSIISO_WORKER_FDS";
+inline constexpr const char* kForkServerEnv = "OSIISO_FORKSERVER_FD";
+// Exit code of a re-executed program that reached ProcessQueue without osiiso::init().
+inline constexpr int kMissingInitExitCode = 121;
+
+// Sends a Hello frame, then serves Request frames from `request_fd` until end of file: looks the
+// function up by name, runs it and writes a Value or Error frame to `reply_fd`. Returns the exit
+// code for the worker (0 on a clean end of file).
+int serve_requests(int request_fd, int reply_fd) noexcept;
+
+// Makes the calling process a worker: dies with its parent (`parent`, checked against getppid()
+// to close the race), default dispositions for fatal signals, SIGINT and SIGPIPE ignored,
+// an empty signal mask.
+void prepare_worker_process(pid_t parent) noexcept;
+
+// Body of a worker created by fork(): also closes the plumbing it inherited (other workers'
+// pipes) and drops stdio output buffered by the parent, then serves and _Exit()s.
+[[noreturn]] void run_forked_worker(int request_fd, int reply_fd, pid_t parent) noexcept;
+
+// Body of a fork server: single-threaded; forks a worker for each request on `socket_fd` and
+// reports the exit status of each. Returns when the socket closes (its owner is gone).
+int serve_fork_server(int socket_fd, pid_t parent) noexcept;
+
+}  // namespace osiiso::detail

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// OSIISO_TASK / OSIISO_TASK_AS: registering the functions a ProcessQueue may run.
+#pragma once
+
+#include <osiiso/detail/archive.hpp>
+#include <osiiso/detail/registry.hpp>
+#include <osiiso/detail/serializable.hpp>
+#include <osiiso/detail/task_traits.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <exception>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace osiiso::detail {
+
+// Calls Fn with the decoded arguments, forwarding each as its declared parameter type (moving
+// by-value and rvalue-reference parameters, binding lvalue references to the decoded copy).
+template <auto Fn, class Args, class... P, std::size_t... I>
+decltype(auto) call_decoded(Args& args, TypeList<P...>, std::index_sequence<I...>) {
+  return Fn(static_cast<P&&>(std::get<I>(args))...);
+}
+
+// Runs a coroutine function's awaitable to completion on a fresh io_context (asyncio.run).
+template <class T, class E>
+T run_awaitable(boost::asio::awaitable<T, E> awaitable) {
+  boost::asio::io_context context;
+  auto future = boost::asio::co_spawn(context, std::move(awaitable), boost::asio::use_future);
+  context.run();
+  return future.get();
+}
+
+// Turns what Fn returned into its final value (awaiting an awaitable, waiting on a future).
+template <class R>
+decltype(auto) resolve_result(R&& r) {
+  if constexpr (ResultTraits<std::remove_cvref_t<R>>::kind == ResultKind::Awaitable) {
+    return run_awaitable(std::move(r));
+  } else if constexpr (ResultTraits<std::remove_cvref_t<R>>::kind == ResultKind::Future) {
+    return r.get();
+  } else {
+    return std::forward<R>(r);
+  }
+}
+
+template <auto Fn>
+void invoke_registered(std::string_view arguments, std::string& result) {
+  using Traits = FunctionTraits<decltype(Fn)>;
+  using Value = typename ResultTraits<std::remove_cvref_t<typename Traits::Result>>::Type;
+  typename Traits::Arguments args{};
+  if constexpr (Traits::arity > 0) {
+    try {
+      load_tuple(arguments, args);
+    } catch (const std::exception& e) {
+      throw SerializationError(std::string("the arguments could not be deserialized: ") + e.what());
+    }
+  }
+  const auto seq = std::make_index_sequence<Traits::arity>{};
+  if constexpr (std::is_void_v<typename Traits::Result>) {
+    call_decoded<Fn>(args, typename Traits::Params{}, seq);
+    result.clear();
+  } else if constexpr (std::is_void_v<Value>) {
+    resolve_result(call_decoded<Fn>(args, typename Traits::Params{}, seq));
+    result.clear();
+  } else {
+    const Value value = resolve_result(call_decoded<Fn>(args, typename Traits::Params{}, seq));
+    try {
+      result.clear();
+      save_values(result, value);
+    } catch (const std::exception& e) {
+      throw SerializationError(std::string("the result could not be serialized: ") + e.what());
+    } catch (...) {
+      throw SerializationError("the result could not be serialized (a non-standard exception was thrown)");
+    }
+  }
+}
+
+// The compile-time rules of a task function and its types; each check is its own template so
+// that the compiler names the offending type.
+template <class T>
+constexpr bool check_argument_type() {
+  static_assert(is_serializable_v<T>,
+                "ProcessQueue: a task argument type is not serializable by Boost.Serialization; use fundamentals, "
+                "std::string, standard containers, or give the type a serialize() member (or specialize "
+                "osiiso::is_serializable)");
+  static_assert(std::is_default_constructible_v<T>,
+                "ProcessQueue: a task argument type must be default-constructible to be deserialized in the worker");
+  return true;
+}
+
+template <class T>
+constexpr bool check_result_type() {
+  if constexpr (!std::is_void_v<T>) {
+    static_assert(is_serializable_v<T>,
+                  "ProcessQueue: the task's result type is not serializable by Boost.Serialization; use fundamentals, "
+                  "std::string, standard containers, or give the type a serialize() member (or specialize "
+                  "osiiso::is_serializable)");
+    static_assert(std::is_default_constructible_v<T>,
+                  "ProcessQueue: the task's result type must be default-constructible to be deserialized");
+    static_assert(std::is_copy_constructible_v<T>,
+                  "ProcessQueue: the task's result type must be copy-constructible (results are held in std::any)");
+  }
+  return true;
+}
+
+template <class F>
+constexpr bool check_signature() {
+  using Traits = FunctionTraits<F>;
+  using Value = typename ResultTraits<std::remove_cvref_t<typename Traits::Result>>::Type;
+  return []<class... T>(std::tuple<T...>*) {
+    return (check_argument_type<T>() && ... && true);
+  }(static_cast<typename Traits::Arguments*>(nullptr)) &&
+         check_result_type<Value>();
+}
+
+template <auto Fn>
+constexpr bool check_task_function() {
+  static_assert(is_task_function_pointer<decltype(Fn)>,
+                "OSIISO_TASK(fn): fn must be a function (a namespace-scope function or a static member "
+                "function); for an overload or a template use OSIISO_TASK_AS(\"name\", static_cast<R (*)(A...)>(fn))");
+  if constexpr (is_task_function_pointer<decltype(Fn)>) {
+    return check_signature<decltype(Fn)>();
+  } else {
+    return false;
+  }
+}
+
+template <auto Fn>
+RegisteredTask make_registered_task(std::string name) {
+  static_assert(check_task_function<Fn>());
+  return {std::move(name), reinterpret_cast<AnyFunction>(Fn), &invoke_registered<Fn>};
+}
+
+}  // namespace osiiso::detail
+
+#define OSIISO_DETAIL_CAT2(a, b) a##b
+#define OSIISO_DETAIL_CAT(a, b) OSIISO_DETAIL_CAT2(a, b)
+
+/**
+ * Registers `fn` under the name "fn" so that a ProcessQueue can run it in a worker process.
+ * Use it at namespace scope, once per function, in any translation unit of the program:
+ * `int compute(int n); OSIISO_TASK(compute);`
+ */
+#define OSIISO_TASK(fn) OSIISO_TASK_AS(#fn, fn)
+
+/**
+ * Registers `fn` under an explicit name (needed for overloads and template instances):
+ * `OSIISO_TASK_AS("square<int>", square<int>);`
+ */
+#define OSIISO_TASK_AS(name, fn)                                                                                     \
+  [[maybe_unused]] static const ::osiiso::detail::Registrar OSIISO_DETAIL_CAT(osiiso_task_registrar_, __COUNTER__) { \
+    ::osiiso::detail::make_registered_task<fn>(name)                                                                 \
+  }

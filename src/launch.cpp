@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// Worker creation: fork from the poller thread, or re-execution through Boost.Process.
+#include <osiiso/detail/launch.hpp>
+
+#include <osiiso/detail/worker.hpp>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
+
+#include <cerrno>
+#include <system_error>
+
+namespace osiiso::detail {
+
+namespace {
+
+std::string self_executable(const std::string& executable) {
+  if (!executable.empty()) return executable;
+  char buf[4096];
+  const auto n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw std::system_error(errno, std::generic_category(), "readlink(/proc/self/exe)");
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+// Re-executes `executable` with `name=value` added to the environment; `keep_a`/`keep_b` are
+// inherited (their O_CLOEXEC is cleared in the child only, between fork and exec).
+pid_t reexecute(const std::string& executable, const char* name, const std::string& value, int keep_a, int keep_b) {
+  namespace bp = boost::process;
+  const pid_t parent = ::getpid();
+  // A copy: the native environment object would modify this process.
+  boost::process::environment env = boost::this_process::environment();
+  env[name] = value;
+  bp::child child(
+      bp::exe = self_executable(executable), env, bp::extend::on_exec_setup = [keep_a, keep_b, parent](auto&) {
+        // Only async-signal-safe calls: the parent is multithreaded.
+        ::fcntl(keep_a, F_SETFD, 0);
+        if (keep_b >= 0) ::fcntl(keep_b, F_SETFD, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(1);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      });
+  const pid_t pid = child.id();
+  // We reap it ourselves (Boost.Process's own waiting is not used).
+  child.detach();
+  return pid;
+}
+
+}  // namespace
+
+UniqueFd open_pidfd(pid_t pid) noexcept {
+#ifdef SYS_pidfd_open
+  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+#else
+  (void)pid;
+#endif
+  return UniqueFd();
+}
+
+LaunchedWorker fork_worker() {
+  Pipe request = make_pipe(kPipeCapacity);
+  Pipe reply = make_pipe(kPipeCapacity);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid == 0) run_forked_worker(request.read.get(), reply.write.get(), parent);
+  set_nonblocking(request.write.get(), true);
+  set_nonblocking(reply.read.get(), true);
+  return {pid, true, std::move(request.write), std::move(reply.read)};
+}
+
+LaunchedWorker spawn_worker(const std::string& executable) {
+  Pipe request = make_pipe(kPipeCapacity);
+  Pipe reply = make_pipe(kPipeCapacity);
+  const auto value = fmt::format("{},{},{}", request.read.get(), reply.write.get(), ::getpid());
+  const pid_t pid = reexecute(executable, kWorkerEnv, value, request.read.get(), reply.write.get());
+  set_nonblocking(request.write.get(), true);
+  set_nonblocking(reply.read.get(), true);
+  return {pid, true, std::move(request.write), std::move(reply.read)};
+}
+
+ForkServerProcess spawn_fork_server(const std::string& executable) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+    throw std::system_error(errno, std::generic_category(), "socketpair");
+  }
+  UniqueFd mine(fds[0]);
+  UniqueFd theirs(fds[1]);
+  const auto value = fmt::format("{},{}", theirs.get(), ::getpid());
+  const pid_t pid = reexecute(executable, kForkServerEnv, value, theirs.get(), -1);
+  set_nonblocking(mine.get(), true);
+  return {pid, std::move(mine)};
+}
+
+}  // namespace osiiso::detail

@@ -1,0 +1,812 @@
+// SPDX-License-Identifier: MIT
+// The poller thread of a ProcessQueue: starts workers, feeds each one request at a time, reads
+// replies, kills interrupted workers and reports every outcome to the engine.
+#include <osiiso/detail/process_backend.hpp>
+
+#include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/fd.hpp>
+#include <osiiso/detail/frame.hpp>
+#include <osiiso/detail/launch.hpp>
+#include <osiiso/detail/process_work.hpp>
+#include <osiiso/detail/worker.hpp>
+#include <osiiso/errors.hpp>
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace osiiso::detail {
+
+namespace {
+
+using Deadline = std::optional<Clock::time_point>;
+
+Clock::duration to_duration(Seconds s) { return std::chrono::duration_cast<Clock::duration>(s); }
+
+std::string signal_name(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  const char* text = ::strsignal(sig);
+  if (abbrev == nullptr) return fmt::format("signal {}", sig);
+  return fmt::format("SIG{} ({})", abbrev, text != nullptr ? text : "unknown");
+}
+
+std::string describe_status(std::optional<int> status) {
+  if (!status) return "exited (status unknown)";
+  if (WIFSIGNALED(*status)) return fmt::format("was killed by signal {}", signal_name(WTERMSIG(*status)));
+  if (WIFEXITED(*status)) return fmt::format("exited with code {}", WEXITSTATUS(*status));
+  return fmt::format("ended with wait status {}", *status);
+}
+
+std::string init_hint(StartMethod method) {
+  return fmt::format(
+      "call osiiso::init(argc, argv) at the top of main(): with the \"{}\" start method every worker re-executes "
+      "the program, and osiiso::init is where it starts serving tasks",
+      to_string(method));
+}
+
+// Signals the poller thread blocks (everything asynchronous): they belong to the main thread.
+void block_async_signals() {
+  sigset_t set;
+  sigfillset(&set);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&set, sig);
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// A write to a dead worker raised SIGPIPE (blocked on the poller thread): discard it.
+void discard_sigpipe() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  const timespec zero{0, 0};
+  while (::sigtimedwait(&set, nullptr, &zero) > 0) {
+  }
+}
+
+// epoll tags: slot serial << 2 | kind; serial 0 is reserved for the eventfd and the server.
+enum Kind : std::uint64_t { kReply = 0, kRequest = 1, kPidfd = 2 };
+constexpr std::uint64_t kWakeTag = 0;
+constexpr std::uint64_t kServerTag = 1;
+
+}  // namespace
+
+struct ProcessBackend::Impl {
+  enum class State {
+    Starting,  // waiting for the worker's Hello
+    Idle,      // ready for a request
+    Busy,      // running `attempt`
+    Killing,   // signalled; waiting to reap it
+    Exiting,   // its reply pipe closed; waiting to reap it
+  };
+
+  struct Slot {
+    std::uint64_t serial = 0;
+    pid_t pid = -1;
+    bool own_child = true;
+    UniqueFd pidfd;
+    UniqueFd request;
+    UniqueFd reply;
+    State state = State::Starting;
+    Deadline deadline;  // start timeout, SIGKILL escalation, or reap wait
+    bool term_sent = false;
+    std::optional<Attempt> attempt;
+    std::string task_name;
+    std::any (*decode)(std::string_view) = nullptr;
+    std::string out;
+    std::size_t out_offset = 0;
+    bool write_armed = false;
+    FrameDecoder decoder;
+    std::optional<int> status;  // wait status once reaped
+    bool reaped = false;
+    bool hello = false;  // it reported ready once
+  };
+
+  Impl(Engine& e, ProcessBackendConfig c) : engine(e), config(std::move(c)) {
+    const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+    wake_fd = UniqueFd(fd);
+  }
+
+  Engine& engine;
+  const ProcessBackendConfig config;
+  UniqueFd wake_fd;
+
+  // Commands from other threads, guarded by mu.
+  mutable std::mutex mu;
+  std::size_t target = 0;
+  std::vector<Attempt> interrupts;
+  bool stop_requested = false;
+  std::thread thread;
+  bool thread_done = false;
+  std::atomic<std::thread::id> poller_id{};
+  std::atomic<std::size_t> live{0};
+
+  // Poller-thread state.
+  UniqueFd epoll_fd;
+  std::map<std::uint64_t, Slot> slots;
+  std::uint64_t next_serial = 1;
+  std::exception_ptr broken;        // a start failure every attempt now fails with
+  std::exception_ptr launch_error;  // a transient start failure, reported to one attempt
+  Clock::time_point retry_launch_at{};
+  // Fork server.
+  std::optional<ForkServerProcess> server;
+  bool server_ready = false;
+  Deadline server_deadline;
+  std::size_t pending_forks = 0;
+  std::vector<char> read_buffer = std::vector<char>(std::size_t{1} << 18);
+
+  void wake() const noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(wake_fd.get(), &one, sizeof one);
+  }
+
+  // ---- thread lifecycle (any thread) ----
+
+  void start_thread_locked() {
+    if (thread.joinable() && !thread_done) return;
+    if (thread.joinable()) thread.join();  // it already finished its stop
+    stop_requested = false;
+    thread_done = false;
+    thread = std::thread([this] { run(); });
+  }
+
+  // ---- the poller ----
+
+  void run() {
+    poller_id = std::this_thread::get_id();
+    block_async_signals();
+    try {
+      const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+      if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+      epoll_fd = UniqueFd(fd);
+      watch(wake_fd.get(), EPOLLIN, kWakeTag);
+      loop();
+    } catch (const std::exception& e) {
+      // Never leave workers behind: they would die with this thread anyway (PDEATHSIG).
+      std::fprintf(stderr, "osiiso: ProcessQueue poller failed: %s\n", e.what());
+      kill_everything();
+    }
+    epoll_fd.reset();
+    poller_id = std::thread::id();
+    std::lock_guard lock(mu);
+    thread_done = true;
+  }
+
+  void loop() {
+    for (;;) {
+      std::size_t want;
+      std::vector<Attempt> to_interrupt;
+      bool stop;
+      {
+        std::lock_guard lock(mu);
+        want = target;
+        to_interrupt.swap(interrupts);
+        stop = stop_requested;
+      }
+      for (const auto& attempt : to_interrupt) interrupt_attempt(attempt);
+      if (stop) {
+        stop_all();
+        return;
+      }
+      launch_missing(want);
+      dispatch(want);
+      wait_and_handle(next_timeout());
+      handle_deadlines();
+      reap_finished();
+    }
+  }
+
+  void watch(int fd, std::uint32_t events, std::uint64_t tag) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = tag;
+    if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+    }
+  }
+
+  void unwatch(int fd) noexcept {
+    if (fd >= 0) ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, fd, nullptr);
+  }
+
+  static std::uint64_t tag(const Slot& s, Kind kind) { return (s.serial << 2) | kind; }
+
+  std::size_t alive_count() const {
+    std::size_t n = pending_forks;
+    for (const auto& [serial, s] : slots) {
+      if (s.state == State::Starting || s.state == State::Idle || s.state == State::Busy) ++n;
+    }
+    return n;
+  }
+
+  void update_live() { live = slots.size() + pending_forks; }
+
+  // ---- starting workers ----
+
+  void launch_missing(std::size_t want) {
+    if (broken || Clock::now() < retry_launch_at) return;
+    while (alive_count() < want) {
+      try {
+        if (config.method == StartMethod::ForkServer) {
+          if (!request_fork()) return;
+          continue;
+        }
+        auto launched = config.method == StartMethod::Spawn ? spawn_worker(config.executable) : fork_worker();
+        add_slot(std::move(launched));
+      } catch (const std::exception& e) {
+        launch_error = std::make_exception_ptr(OsiisoError(
+            fmt::format("ProcessQueue: cannot start a worker process ({}): {}", to_string(config.method), e.what())));
+        retry_launch_at = Clock::now() + std::chrono::milliseconds(100);
+        if (config.method != StartMethod::Fork) broken = launch_error;
+        return;
+      }
+    }
+  }
+
+  void add_slot(LaunchedWorker launched) {
+    Slot slot;
+    slot.serial = next_serial++;
+    slot.pid = launched.pid;
+    slot.own_child = launched.own_child;
+    slot.pidfd = open_pidfd(launched.pid);
+    slot.request = std::move(launched.request);
+    slot.reply = std::move(launched.reply);
+    slot.decoder = FrameDecoder(config.max_frame_size);
+    slot.deadline = Clock::now() + to_duration(config.start_timeout);
+    auto& s = slots.emplace(slot.serial, std::move(slot)).first->second;
+    watch(s.reply.get(), EPOLLIN, tag(s, kReply));
+    if (s.pidfd) watch(s.pidfd.get(), EPOLLIN, tag(s, kPidfd));
+    update_live();
+  }
+
+  bool request_fork() {
+    if (!server) {
+      server = spawn_fork_server(config.executable);
+      server_ready = false;
+      server_deadline = Clock::now() + to_duration(config.start_timeout);
+      watch(server->socket.get(), EPOLLIN, kServerTag);
+    }
+    if (!server_ready) return false;  // asked again once it says hello
+    if (!send_server_message(server->socket.get(), ServerTag::Fork, 0, 0)) {
+      server_failed(std::nullopt);
+      return false;
+    }
+    ++pending_forks;
+    update_live();
+    return true;
+  }
+
+  void handle_server() {
+    for (;;) {
+      bool eof = false;
+      auto message = receive_server_message(server->socket.get(), eof);
+      if (eof) {
+        server_failed(std::nullopt);
+        return;
+      }
+      if (!message) return;
+      switch (message->tag) {
+        case ServerTag::Hello:
+          server_ready = true;
+          server_deadline.reset();
+          break;
+        case ServerTag::Forked:
+          if (pending_forks > 0) --pending_forks;
+          if (message->pid <= 0) {
+            launch_error = std::make_exception_ptr(OsiisoError(
+                fmt::format("ProcessQueue: the fork server cannot start a worker: {}", std::strerror(-message->pid))));
+            retry_launch_at = Clock::now() + std::chrono::milliseconds(100);
+          } else {
+            set_nonblocking(message->request.get(), true);
+            set_nonblocking(message->reply.get(), true);
+            add_slot({message->pid, false, std::move(message->request), std::move(message->reply)});
+          }
+          update_live();
+          break;
+        case ServerTag::Exited:
+          for (auto& [serial, s] : slots) {
+            if (!s.own_child && s.pid == message->pid && !s.reaped) {
+              s.reaped = true;
+              s.status = message->status;
+            }
+          }
+          break;
+        case ServerTag::Fork: break;
+      }
+    }
+  }
+
+  // The fork server exited (or never said hello): its workers die with it (PDEATHSIG).
+  void server_failed(std::optional<int> status) {
+    if (!server) return;
+    unwatch(server->socket.get());
+    const bool was_ready = server_ready;
+    server->socket.reset();
+    ::kill(server->pid, SIGKILL);
+    int st = 0;
+    if (::waitpid(server->pid, &st, 0) == server->pid && !status) status = st;
+    server.reset();
+    server_ready = false;
+    server_deadline.reset();
+    pending_forks = 0;
+    for (auto& [serial, s] : slots) {
+      if (!s.own_child && !s.reaped) {
+        signal_slot(s, SIGKILL);
+        s.reaped = true;  // nobody will report its status now
+      }
+    }
+    update_live();
+    if (!was_ready) {
+      broken = std::make_exception_ptr(OsiisoError(fmt::format(
+          "ProcessQueue: the fork server process {} before it was ready; {}",
+          status ? describe_status(status) : "did not report ready in time", init_hint(StartMethod::ForkServer))));
+    }
+  }
+
+  // ---- feeding workers ----
+
+  void dispatch(std::size_t want) {
+    if (broken) {
+      if (want == 0) return;
+      while (auto attempt = engine.take_ready()) engine.complete(*attempt, Outcome{{}, broken});
+      return;
+    }
+    if (launch_error && alive_count() == 0) {
+      if (auto attempt = engine.take_ready()) engine.complete(*attempt, Outcome{{}, launch_error});
+      launch_error = nullptr;
+      return;
+    }
+    for (auto& [serial, s] : slots) {
+      if (s.state != State::Idle) continue;
+      auto attempt = engine.take_ready();
+      if (!attempt) return;
+      auto& work = static_cast<ProcessWork&>(attempt->work());
+      s.out.clear();
+      s.out_offset = 0;
+      try {
+        append_frame(s.out, FrameType::Request, work.request, config.max_frame_size);
+      } catch (const std::exception&) {
+        s.out.clear();
+        engine.complete(*attempt, Outcome{{}, std::current_exception()});
+        continue;
+      }
+      s.task_name = work.name;
+      s.decode = work.decode;
+      s.attempt = std::move(*attempt);
+      s.state = State::Busy;
+      pump_write(s);
+    }
+  }
+
+  void pump_write(Slot& s) {
+    while (s.out_offset < s.out.size()) {
+      const auto n = ::write(s.request.get(), s.out.data() + s.out_offset, s.out.size() - s.out_offset);
+      if (n > 0) {
+        s.out_offset += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!s.write_armed) {
+          watch(s.request.get(), EPOLLOUT, tag(s, kRequest));
+          s.write_armed = true;
+        }
+        return;
+      }
+      // EPIPE: the worker is gone; its death is reported through the reply pipe and pidfd.
+      discard_sigpipe();
+      break;
+    }
+    s.out.clear();
+    s.out.shrink_to_fit();
+    s.out_offset = 0;
+    if (s.write_armed) {
+      unwatch(s.request.get());
+      s.write_armed = false;
+    }
+  }
+
+  // ---- reading replies ----
+
+  void pump_read(Slot& s) {
+    if (!s.reply) return;
+    for (;;) {
+      const auto n = ::read(s.reply.get(), read_buffer.data(), read_buffer.size());
+      if (n > 0) {
+        s.decoder.feed(read_buffer.data(), static_cast<std::size_t>(n));
+        if (!take_frames(s)) return;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      // End of file (or an error): the worker is exiting.
+      close_reply(s);
+      if (s.state != State::Killing) {
+        s.state = State::Exiting;
+        s.deadline = Clock::now() + to_duration(config.kill_grace) * 10;
+      }
+      return;
+    }
+  }
+
+  void close_reply(Slot& s) {
+    unwatch(s.reply.get());
+    s.reply.reset();
+  }
+
+  // Handles complete frames; false when the slot stopped reading (protocol error).
+  bool take_frames(Slot& s) {
+    for (;;) {
+      std::optional<Frame> frame;
+      try {
+        frame = s.decoder.next();
+      } catch (const FrameError& e) {
+        fail_slot(s, std::make_exception_ptr(OsiisoError(
+                         fmt::format("ProcessQueue: worker (pid {}) sent a corrupt reply: {}", s.pid, e.what()))));
+        return false;
+      }
+      if (!frame) return true;
+      switch (frame->type) {
+        case FrameType::Hello:
+          s.hello = true;
+          if (s.state == State::Starting) {
+            s.state = State::Idle;
+            s.deadline.reset();
+          }
+          break;
+        case FrameType::Value:
+        case FrameType::Error: finish_attempt(s, *frame); break;
+        case FrameType::Request:
+          fail_slot(s, std::make_exception_ptr(OsiisoError("ProcessQueue: a worker sent an unexpected frame")));
+          return false;
+      }
+    }
+  }
+
+  void finish_attempt(Slot& s, const Frame& frame) {
+    if (s.state != State::Busy || !s.attempt) return;  // an interrupted attempt: dropped
+    Attempt attempt = std::move(*s.attempt);
+    s.attempt.reset();
+    s.state = State::Idle;
+    Outcome outcome;
+    if (frame.type == FrameType::Value) {
+      try {
+        outcome.value = s.decode(frame.payload);
+      } catch (const std::exception& e) {
+        outcome.error = std::make_exception_ptr(OsiisoError(
+            fmt::format("ProcessQueue task '{}': its result could not be deserialized: {}", s.task_name, e.what())));
+      }
+    } else {
+      outcome.error = decode_exception(frame.payload);
+    }
+    engine.complete(attempt, std::move(outcome));
+  }
+
+  // A worker that broke the protocol: its attempt fails with `error` and it is killed.
+  void fail_slot(Slot& s, std::exception_ptr error) {
+    close_reply(s);
+    signal_slot(s, SIGKILL);
+    s.state = State::Killing;
+    s.deadline = Clock::now() + to_duration(config.kill_grace);
+    if (s.attempt) {
+      Attempt attempt = std::move(*s.attempt);
+      s.attempt.reset();
+      engine.complete(attempt, Outcome{{}, std::move(error)});
+    }
+  }
+
+  // ---- killing and reaping ----
+
+  void signal_slot(Slot& s, int sig) noexcept {
+    if (s.reaped) return;
+#ifdef SYS_pidfd_send_signal
+    if (s.pidfd && ::syscall(SYS_pidfd_send_signal, s.pidfd.get(), sig, nullptr, 0) == 0) return;
+#endif
+    ::kill(s.pid, sig);
+  }
+
+  void interrupt_attempt(const Attempt& attempt) {
+    for (auto& [serial, s] : slots) {
+      if (!s.attempt || s.attempt->id != attempt.id || s.attempt->task != attempt.task) continue;
+      s.attempt.reset();  // the engine settled it already
+      kill_slot(s);
+      return;
+    }
+  }
+
+  void kill_slot(Slot& s) {
+    if (s.state == State::Killing) return;
+    signal_slot(s, SIGTERM);
+    s.term_sent = true;
+    s.state = State::Killing;
+    s.deadline = Clock::now() + to_duration(config.kill_grace);
+  }
+
+  void handle_deadlines() {
+    const auto now = Clock::now();
+    if (server_deadline && now >= *server_deadline) server_failed(std::nullopt);
+    for (auto& [serial, s] : slots) {
+      if (!s.deadline || now < *s.deadline || s.reaped) continue;
+      switch (s.state) {
+        case State::Starting:
+          if (config.method != StartMethod::Fork) {
+            broken = std::make_exception_ptr(
+                OsiisoError(fmt::format("ProcessQueue: the worker process (pid {}) did not report ready within {}s; {}",
+                                        s.pid, config.start_timeout.count(), init_hint(config.method))));
+          }
+          signal_slot(s, SIGKILL);
+          s.state = State::Killing;
+          s.deadline.reset();
+          break;
+        case State::Killing:
+        case State::Exiting:
+          signal_slot(s, SIGKILL);
+          s.deadline.reset();
+          break;
+        case State::Idle:
+        case State::Busy: s.deadline.reset(); break;
+      }
+    }
+  }
+
+  // Collects exit statuses of our own children (pidfd readable, or polled without pidfd).
+  void try_reap(Slot& s) {
+    if (s.reaped || !s.own_child) return;
+    int status = 0;
+    const pid_t r = ::waitpid(s.pid, &status, WNOHANG);
+    if (r == s.pid) {
+      s.reaped = true;
+      s.status = status;
+    } else if (r < 0 && errno == ECHILD) {
+      s.reaped = true;  // reaped by someone else (SIGCHLD ignored?): status unknown
+    }
+  }
+
+  // Removes reaped workers, failing the attempt of any that died mid-task.
+  void reap_finished() {
+    std::vector<std::uint64_t> done;
+    for (auto& [serial, s] : slots) {
+      if (!s.pidfd && s.own_child && (s.state == State::Exiting || s.state == State::Killing)) try_reap(s);
+      if (s.reaped) done.push_back(serial);
+    }
+    for (const auto serial : done) {
+      auto node = slots.extract(serial);
+      Slot& s = node.mapped();
+      if (s.reply) pump_read(s);  // a reply written just before the end
+      if (s.request) unwatch(s.request.get());
+      if (s.reply) unwatch(s.reply.get());
+      if (s.pidfd) unwatch(s.pidfd.get());
+      update_live();
+      if (!s.hello && config.method != StartMethod::Fork && !broken) {
+        broken = std::make_exception_ptr(
+            OsiisoError(fmt::format("ProcessQueue: the worker process (pid {}) {} before it was ready; {}", s.pid,
+                                    describe_status(s.status), init_hint(config.method))));
+      }
+      if (s.attempt) {
+        Attempt attempt = std::move(*s.attempt);
+        engine.complete(attempt, Outcome{{},
+                                         std::make_exception_ptr(WorkerDiedError(
+                                             fmt::format("ProcessQueue worker (pid {}) {} while running task '{}'",
+                                                         s.pid, describe_status(s.status), s.task_name)))});
+      }
+    }
+  }
+
+  // ---- waiting ----
+
+  int next_timeout() const {
+    auto timeout = to_duration(config.poll);
+    const auto now = Clock::now();
+    auto consider = [&](const Deadline& d) {
+      if (d) timeout = std::min(timeout, std::max(Clock::duration::zero(), *d - now));
+    };
+    consider(server_deadline);
+    for (const auto& [serial, s] : slots) {
+      consider(s.deadline);
+      if (!s.pidfd && s.own_child && (s.state == State::Exiting || s.state == State::Killing)) {
+        timeout = std::min<Clock::duration>(timeout, std::chrono::milliseconds(5));
+      }
+    }
+    if (retry_launch_at > now) consider(retry_launch_at);
+    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
+  }
+
+  void wait_and_handle(int timeout_ms) {
+    epoll_event events[64];
+    int n = ::epoll_wait(epoll_fd.get(), events, 64, timeout_ms);
+    if (n < 0) {
+      if (errno == EINTR) return;
+      throw std::system_error(errno, std::generic_category(), "epoll_wait");
+    }
+    for (int i = 0; i < n; ++i) {
+      const auto t = events[i].data.u64;
+      if (t == kWakeTag) {
+        std::uint64_t value;
+        [[maybe_unused]] const auto r = ::read(wake_fd.get(), &value, sizeof value);
+        continue;
+      }
+      if (t == kServerTag) {
+        if (server) handle_server();
+        continue;
+      }
+      const auto it = slots.find(t >> 2);
+      if (it == slots.end()) continue;
+      Slot& s = it->second;
+      switch (static_cast<Kind>(t & 3)) {
+        case kReply: pump_read(s); break;
+        case kRequest: pump_write(s); break;
+        case kPidfd:
+          pump_read(s);
+          try_reap(s);
+          if (s.pidfd) {
+            unwatch(s.pidfd.get());
+            s.pidfd.reset();
+          }
+          break;
+      }
+    }
+  }
+
+  // ---- stopping ----
+
+  // Closes every request pipe (idle workers exit on end of file), kills busy or starting ones,
+  // and reaps them all; SIGKILL for whatever is left at the deadline. Then the fork server.
+  void close_requests() {
+    for (auto& [serial, s] : slots) {
+      if (!s.request) continue;
+      if (s.write_armed) unwatch(s.request.get());
+      s.write_armed = false;
+      s.request.reset();
+      if (s.state == State::Busy || s.state == State::Starting) {
+        signal_slot(s, SIGKILL);
+        s.state = State::Killing;
+      }
+    }
+  }
+
+  void stop_all() {
+    const auto deadline = Clock::now() + to_duration(config.stop_timeout);
+    bool killed = false;
+    while (!slots.empty()) {
+      // Again on each round: a fork-server worker may arrive while we stop.
+      close_requests();
+      const auto now = Clock::now();
+      if (now >= deadline && !killed) {
+        for (auto& [serial, s] : slots) signal_slot(s, SIGKILL);
+        killed = true;
+      }
+      if (killed && now >= deadline + std::chrono::seconds(2)) {
+        for (auto& [serial, s] : slots) {
+          // Blocking reap after SIGKILL; fork-server workers die with the server below.
+          if (s.own_child && !s.reaped) {
+            int status = 0;
+            if (::waitpid(s.pid, &status, 0) == s.pid) s.status = status;
+          }
+          s.reaped = true;
+        }
+      }
+      wait_and_handle(5);
+      for (auto& [serial, s] : slots) {
+        if (s.own_child) try_reap(s);
+      }
+      reap_finished();
+    }
+    if (server) {
+      unwatch(server->socket.get());
+      server->socket.reset();  // the server exits at end of file
+      const auto server_deadline_at = Clock::now() + std::chrono::seconds(1);
+      int status = 0;
+      while (::waitpid(server->pid, &status, WNOHANG) == 0) {
+        if (Clock::now() >= server_deadline_at) {
+          ::kill(server->pid, SIGKILL);
+          ::waitpid(server->pid, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      server.reset();
+      server_ready = false;
+    }
+    pending_forks = 0;
+    update_live();
+  }
+
+  void kill_everything() noexcept {
+    for (auto& [serial, s] : slots) {
+      signal_slot(s, SIGKILL);
+      if (s.own_child && !s.reaped) ::waitpid(s.pid, nullptr, 0);
+    }
+    slots.clear();
+    if (server) {
+      ::kill(server->pid, SIGKILL);
+      ::waitpid(server->pid, nullptr, 0);
+      server.reset();
+    }
+    pending_forks = 0;
+    update_live();
+  }
+};
+
+void refuse_nested_start() noexcept {
+  if (std::getenv(kWorkerEnv) == nullptr && std::getenv(kForkServerEnv) == nullptr) return;
+  std::fprintf(stderr,
+               "osiiso: this process was started as a ProcessQueue worker, but main() did not call "
+               "osiiso::init(argc, argv) first; add it at the top of main()\n");
+  std::_Exit(kMissingInitExitCode);
+}
+
+ProcessBackend::ProcessBackend(Engine& engine, ProcessBackendConfig config)
+    : impl_(std::make_unique<Impl>(engine, std::move(config))) {
+  refuse_nested_start();
+}
+
+ProcessBackend::~ProcessBackend() {
+  stop_workers();
+  std::lock_guard lock(impl_->mu);
+  // Destroyed from a hook on the poller itself: it cannot join itself.
+  if (impl_->thread.joinable()) impl_->thread.detach();
+}
+
+void ProcessBackend::ensure_workers(std::size_t count) {
+  std::lock_guard lock(impl_->mu);
+  if (count <= impl_->target && impl_->thread.joinable() && !impl_->thread_done) return;
+  impl_->target = std::max(impl_->target, count);
+  if (impl_->target == 0) return;
+  if (impl_->stop_requested && impl_->thread.joinable() && !impl_->thread_done) return;  // stopping
+  impl_->start_thread_locked();
+  impl_->wake();
+}
+
+void ProcessBackend::notify_ready() { impl_->wake(); }
+
+void ProcessBackend::interrupt(const Attempt& attempt) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->thread.joinable() || impl_->thread_done) return;
+    impl_->interrupts.push_back(attempt);
+  }
+  impl_->wake();
+}
+
+void ProcessBackend::stop_workers() {
+  std::thread thread;
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->target = 0;
+    if (!impl_->thread.joinable()) return;
+    impl_->stop_requested = true;
+    impl_->wake();
+    // A hook running on the poller cannot join it: the poller stops after the hook returns and
+    // is joined by the next stop_workers() or the destructor.
+    if (owns_current_thread()) return;
+    thread = std::move(impl_->thread);
+  }
+  thread.join();
+  std::lock_guard lock(impl_->mu);
+  impl_->thread_done = false;
+  impl_->stop_requested = false;
+}
+
+std::size_t ProcessBackend::worker_count() const { return impl_->live.load(); }
+
+bool ProcessBackend::owns_current_thread() const { return impl_->poller_id.load() == std::this_thread::get_id(); }
+
+}  // namespace osiiso::detail

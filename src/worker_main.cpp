@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+// The worker loop: read a request, run the registered function, write the reply.
+#include <osiiso/detail/worker.hpp>
+
+#include <osiiso/detail/fd.hpp>
+#include <osiiso/detail/frame.hpp>
+#include <osiiso/detail/registry.hpp>
+#include <osiiso/errors.hpp>
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <stdio_ext.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+namespace osiiso::detail {
+
+namespace {
+template <class E>
+std::string error_reply(const E& e) {
+  return encode_exception(std::make_exception_ptr(e));
+}
+
+void flush_output() noexcept {
+  try {
+    std::cout.flush();
+    std::cerr.flush();
+  } catch (...) {
+  }
+  std::fflush(nullptr);
+}
+}  // namespace
+
+int serve_requests(int request_fd, int reply_fd) noexcept {
+  try {
+    if (!write_frame(reply_fd, FrameType::Hello, std::to_string(::getpid()))) return 0;
+    for (;;) {
+      std::optional<Frame> frame;
+      try {
+        frame = read_frame(request_fd);
+      } catch (const FrameError& e) {
+        std::fprintf(stderr, "osiiso worker %d: %s\n", static_cast<int>(::getpid()), e.what());
+        return 2;
+      }
+      if (!frame) return 0;  // the queue closed our request pipe
+      if (frame->type != FrameType::Request) {
+        std::fprintf(stderr, "osiiso worker %d: unexpected frame type %d\n", static_cast<int>(::getpid()),
+                     static_cast<int>(frame->type));
+        return 2;
+      }
+      std::string reply;
+      FrameType type = FrameType::Error;
+      std::string name;
+      try {
+        const auto request = decode_request(frame->payload);
+        name = request.name;
+        const auto* task = Registry::instance().find(request.name);
+        if (task == nullptr) {
+          reply = error_reply(RegistrationError(
+              fmt::format("ProcessQueue worker: no function is registered as '{}' in the worker process; add "
+                          "OSIISO_TASK({}) at namespace scope in a file linked into the program",
+                          name, name)));
+        } else {
+          task->invoke(request.arguments, reply);
+          type = FrameType::Value;
+        }
+      } catch (const SerializationError& e) {
+        reply = error_reply(OsiisoError(fmt::format("ProcessQueue task '{}': {}", name, e.what())));
+      } catch (...) {
+        reply = encode_exception(std::current_exception());
+      }
+      frame.reset();  // free the request before the reply is written
+      flush_output();
+      if (reply.size() > kMaxFrameSize) {
+        type = FrameType::Error;
+        reply = error_reply(OsiisoError(
+            fmt::format("ProcessQueue task '{}': its serialized result of {} bytes exceeds the limit of {} bytes", name,
+                        reply.size(), kMaxFrameSize)));
+      }
+      if (!write_frame(reply_fd, type, reply)) return 0;  // the queue is gone
+    }
+  } catch (...) {
+    // Out of memory outside a task, or similar: the parent sees the worker die.
+    return 3;
+  }
+}
+
+void prepare_worker_process(pid_t parent) noexcept {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent may have died before prctl took effect.
+  if (::getppid() != parent) std::_Exit(1);
+  // Catch2 and other hosts install handlers for fatal signals; a worker must just die so that
+  // its parent can report the signal.
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) {
+    ::signal(sig, SIG_DFL);
+  }
+  ::signal(SIGINT, SIG_IGN);  // Ctrl-C is the parent's business; it stops us.
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+void run_forked_worker(int request_fd, int reply_fd, pid_t parent) noexcept {
+  prepare_worker_process(parent);
+  close_internal_fds_after_fork(request_fd, reply_fd);
+  // Output the parent had buffered but not written would otherwise be written twice.
+  __fpurge(stdout);
+  __fpurge(stderr);
+  Registry::instance().reset_after_fork();
+  const int code = serve_requests(request_fd, reply_fd);
+  flush_output();
+  std::_Exit(code);
+}
+
+}  // namespace osiiso::detail
