@@ -1,54 +1,86 @@
 // SPDX-License-Identifier: MIT
-// A first look at osiiso's value types: a RunSummary built from hand-made results.
-#include <osiiso/enums.hpp>
-#include <osiiso/errors.hpp>
-#include <osiiso/run_summary.hpp>
-#include <osiiso/task_result.hpp>
-#include <osiiso/version.hpp>
+// The main demo: CPU-heavy tasks in worker processes. One task crashes with a segfault, one
+// spins past its timeout and is killed, one fails once and succeeds on retry; the rest of the
+// work is unaffected and the application carries on.
+#include <osiiso/osiiso.hpp>
 
 #include <fmt/format.h>
 
 #include <chrono>
-#include <cstddef>
+#include <csignal>
+#include <unistd.h>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
+
+using namespace std::chrono_literals;
 
 namespace {
 
-osiiso::TaskResult make_result(int n, osiiso::TaskStatus status, std::size_t attempts) {
-  osiiso::TaskResult r;
-  r.task_id = fmt::format("{:08x}", n);
-  r.name = "compute";
-  r.status = status;
-  r.attempts = attempts;
-  if (status == osiiso::TaskStatus::Succeeded) r.set_value(n * n);
-  if (status == osiiso::TaskStatus::Failed) r.message = fmt::format("std::invalid_argument: bad input {}", n);
-  return r;
+// Counts primes below n by trial division: honest CPU work.
+std::int64_t count_primes(std::int64_t n) {
+  std::int64_t count = 0;
+  for (std::int64_t i = 2; i < n; ++i) {
+    bool prime = true;
+    for (std::int64_t d = 2; d * d <= i; ++d) {
+      if (i % d == 0) {
+        prime = false;
+        break;
+      }
+    }
+    count += prime ? 1 : 0;
+  }
+  return count;
+}
+
+// A native bug: the worker process running it dies of SIGSEGV.
+int crash(int) {
+  std::raise(SIGSEGV);
+  return 0;
+}
+
+// A hung computation: spins forever without ever checking anything.
+std::int64_t spin(std::int64_t seed) {
+  volatile std::int64_t x = seed;
+  for (;;) x = x * 6364136223846793005LL + 1442695040888963407LL;
+}
+
+// Fails on its first attempt (leaving a marker file) and succeeds on the next one.
+std::string flaky(std::string marker) {
+  if (!std::filesystem::exists(marker)) {
+    std::ofstream(marker) << "attempted";
+    throw std::runtime_error("transient failure, try again");
+  }
+  std::filesystem::remove(marker);
+  return "recovered on retry";
 }
 
 }  // namespace
 
-int main() {
-  using namespace std::chrono_literals;
-  fmt::print("osiiso {}\n", osiiso::version_string);
+OSIISO_TASK(count_primes);
+OSIISO_TASK(crash);
+OSIISO_TASK(spin);
+OSIISO_TASK(flaky);
 
-  std::vector<osiiso::TaskResult> results;
-  for (int n = 1; n <= 5; ++n) results.push_back(make_result(n, osiiso::TaskStatus::Succeeded, 1));
-  results.push_back(make_result(6, osiiso::TaskStatus::Failed, 3));
+int main(int argc, char** argv) {
+  osiiso::init(argc, argv);  // a no-op here; serves tasks when this binary is a spawned worker
 
-  const auto summary = osiiso::RunSummary::from_results(std::move(results), osiiso::Clock::now() - 250ms, false);
+  osiiso::ProcessQueue queue({.workers = 2});
+  auto primes = queue.map({.name = "count_primes"}, count_primes, std::vector<std::int64_t>{200'000, 300'000, 400'000});
+  auto crashed = queue.submit(crash, 1);
+  auto hung = queue.submit({.timeout = 300ms}, spin, 7);
+  const std::string marker = (std::filesystem::temp_directory_path() / fmt::format("osiiso-demo-{}", ::getpid())).string();
+  auto retried = queue.submit({.retries = 1}, flaky, marker);
+
+  osiiso::RunSummary summary = queue.run();
   summary.display();
 
-  fmt::print("values:");
-  for (int v : summary.values<int>()) fmt::print(" {}", v);
-  fmt::print("\n");
-
-  try {
-    summary.raise_for_errors();
-  } catch (const osiiso::ExecutionError& e) {
-    fmt::print("raise_for_errors(): {} (first: {}, {})\n", e.what(), e.results().front().task_id,
-               e.results().front().status);
-  }
-  return 0;
+  for (const auto& h : primes) fmt::print("{} -> {}\n", h.name(), h.value());
+  fmt::print("crash:  {}\n", crashed.result().message);
+  fmt::print("spin:   {}\n", hung.result().message);
+  fmt::print("flaky:  {} after {} attempts\n", retried.value(), retried.attempts());
+  return summary.succeeded == 4 && summary.failed == 2 ? 0 : 1;
 }

@@ -175,7 +175,7 @@ void Engine::emit_start(const TaskStatePtr& state) {
   if (config_.on_start) emit_hook("on_start", config_.on_start, SyncTaskHandle<>(state));
 }
 
-std::optional<Attempt> Engine::take_ready() {
+std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt&)>& claim) {
   std::vector<Settled> dropped;
   std::optional<Attempt> attempt;
   {
@@ -205,6 +205,7 @@ std::optional<Attempt> Engine::take_ready() {
                           TimerKind::Deadline);
       }
       attempt = Attempt{task, task->attempt_id};
+      if (claim) claim(*attempt);
       break;
     }
   }

@@ -12,13 +12,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 
 #include <cerrno>
+#include <cstring>
 #include <system_error>
+#include <vector>
 
 namespace osiiso::detail {
 
@@ -37,20 +37,29 @@ std::string self_executable(const std::string& executable) {
 pid_t reexecute(const std::string& executable, const char* name, const std::string& value, int keep_a, int keep_b) {
   namespace bp = boost::process;
   const pid_t parent = ::getpid();
-  // A copy: the native environment object would modify this process.
-  boost::process::environment env = boost::this_process::environment();
-  env[name] = value;
+  // The child's environment: ours plus name=value. Built by hand and handed to the executor
+  // (Boost.Process 1.74's environment lookup reads past the end of short entries).
+  const std::string assignment = std::string(name) + "=" + value;
+  const std::string prefix = std::string(name) + "=";
+  std::vector<char*> envp;
+  for (char** e = ::environ; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, prefix.c_str(), prefix.size()) != 0) envp.push_back(*e);
+  }
+  envp.push_back(const_cast<char*>(assignment.c_str()));
+  envp.push_back(nullptr);
   bp::child child(
-      bp::exe = self_executable(executable), env, bp::extend::on_exec_setup = [keep_a, keep_b, parent](auto&) {
-        // Only async-signal-safe calls: the parent is multithreaded.
-        ::fcntl(keep_a, F_SETFD, 0);
-        if (keep_b >= 0) ::fcntl(keep_b, F_SETFD, 0);
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(1);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      });
+      bp::exe = self_executable(executable), bp::extend::on_setup = [&envp](auto& exec) { exec.env = envp.data(); },
+      bp::extend::on_exec_setup =
+          [keep_a, keep_b, parent](auto&) {
+            // Only async-signal-safe calls: the parent is multithreaded.
+            ::fcntl(keep_a, F_SETFD, 0);
+            if (keep_b >= 0) ::fcntl(keep_b, F_SETFD, 0);
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != parent) ::_exit(1);
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+          });
   const pid_t pid = child.id();
   // We reap it ourselves (Boost.Process's own waiting is not used).
   child.detach();

@@ -42,7 +42,12 @@ void ThreadBackend::worker_loop(std::shared_ptr<Slot> slot) {
       if (stopping_ || slot->abandoned) return;
       seen = ready_generation_;
     }
-    std::optional<Attempt> attempt = engine_.take_ready();
+    // Claimed under the engine lock, so interrupt() always finds the attempt in this slot.
+    std::optional<Attempt> attempt = engine_.take_ready([this, &slot](const Attempt& claimed) {
+      std::lock_guard lock(mu_);
+      slot->attempt_id = claimed.id;
+      slot->stop = std::stop_source();
+    });
     if (!attempt) {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return ready_generation_ != seen || stopping_; });
@@ -51,8 +56,7 @@ void ThreadBackend::worker_loop(std::shared_ptr<Slot> slot) {
     std::stop_token token;
     {
       std::lock_guard lock(mu_);
-      slot->attempt_id = attempt->id;
-      slot->stop = std::stop_source();
+      if (slot->abandoned) return;  // interrupted before it started; keep_alive dies with the slot
       token = slot->stop.get_token();
     }
     Outcome outcome;

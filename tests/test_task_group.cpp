@@ -34,21 +34,13 @@ using osiiso::TaskStatus;
 
 namespace {
 
-int double_it(int x) {
-  return x * 2;
-}
+int double_it(int x) { return x * 2; }
 
-int add(int a, int b) {
-  return a + b;
-}
+int add(int a, int b) { return a + b; }
 
-int fail_always(const std::string& message) {
-  throw std::runtime_error(message);
-}
+int fail_always(const std::string& message) { throw std::runtime_error(message); }
 
-std::string shout(const std::string& word) {
-  return word + "!";
-}
+std::string shout(const std::string& word) { return word + "!"; }
 
 // Sleeps `ms` milliseconds and returns it (completion order follows the sleeps).
 int nap(int ms) {
@@ -84,9 +76,7 @@ auto gated(std::shared_ptr<Gate> gate, int value) {
   };
 }
 
-Seconds since(Clock::time_point start) {
-  return Clock::now() - start;
-}
+Seconds since(Clock::time_point start) { return Clock::now() - start; }
 
 // The task ids of `handles`, in iteration order.
 template <class Range>

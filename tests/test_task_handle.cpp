@@ -32,9 +32,7 @@ using osiiso::test::eventually;
 
 namespace {
 
-int double_it(int x) {
-  return x * 2;
-}
+int double_it(int x) { return x * 2; }
 
 // An exception type the library has never heard of: ThreadQueue must hand it back unchanged.
 struct CustomError : std::runtime_error {
@@ -84,9 +82,7 @@ auto gated(std::shared_ptr<Gate> gate, std::string value) {
   };
 }
 
-Seconds since(Clock::time_point start) {
-  return Clock::now() - start;
-}
+Seconds since(Clock::time_point start) { return Clock::now() - start; }
 
 }  // namespace
 
@@ -213,13 +209,16 @@ TEST_CASE("SyncTaskHandle: cancel() returns false once done", "[task_handle]") {
 
 TEST_CASE("SyncTaskHandle: cancel() of a running task stops it", "[task_handle]") {
   auto stopped = std::make_shared<std::atomic<bool>>(false);
+  auto entered = std::make_shared<std::atomic<bool>>(false);
   osiiso::ThreadQueue q({.workers = 1});
-  auto h = q.submit([stopped](std::stop_token stop) {
+  auto h = q.submit([stopped, entered](std::stop_token stop) {
+    *entered = true;
     if (!sleep_unless_stopped(stop, 5s)) *stopped = true;
     return 0;
   });
   q.start();
-  REQUIRE(eventually([&] { return h.status() == TaskStatus::Running; }, 2s));
+  REQUIRE(eventually([&] { return entered->load(); }, 2s));
+  CHECK(h.status() == TaskStatus::Running);
   const auto start = Clock::now();
   CHECK(h.cancel());
   CHECK(h.wait(1s).status == TaskStatus::Cancelled);

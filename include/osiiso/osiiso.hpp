@@ -7,7 +7,10 @@
 #include <osiiso/context.hpp>
 #include <osiiso/enums.hpp>
 #include <osiiso/errors.hpp>
+#include <osiiso/init.hpp>
+#include <osiiso/process_queue.hpp>
 #include <osiiso/queue_options.hpp>
+#include <osiiso/registry.hpp>
 #include <osiiso/run_summary.hpp>
 #include <osiiso/stats.hpp>
 #include <osiiso/task_group.hpp>

@@ -14,6 +14,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,8 +80,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // A fresh group id ("group-N").
   std::string next_group_id();
 
-  // Backend side: the next runnable attempt, or nullopt when nothing is runnable.
-  std::optional<Attempt> take_ready();
+  // Backend side: the next runnable attempt, or nullopt when nothing is runnable. `claim` runs
+  // under the engine lock as the attempt becomes active, so that an interrupt can never reach the
+  // backend before the backend knows where the attempt runs.
+  std::optional<Attempt> take_ready(const std::function<void(const Attempt&)>& claim = {});
   // Backend side: report what an attempt produced; false when the attempt was already settled.
   bool complete(const Attempt& attempt, Outcome outcome);
 
