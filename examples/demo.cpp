@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <csignal>
-#include <unistd.h>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   auto primes = queue.map({.name = "count_primes"}, count_primes, std::vector<std::int64_t>{200'000, 300'000, 400'000});
   auto crashed = queue.submit(crash, 1);
   auto hung = queue.submit({.timeout = 300ms}, spin, 7);
-  const std::string marker = (std::filesystem::temp_directory_path() / fmt::format("osiiso-demo-{}", ::getpid())).string();
+  const std::string marker =
+      (std::filesystem::temp_directory_path() / fmt::format("osiiso-demo-{}", ::getpid())).string();
   auto retried = queue.submit({.retries = 1}, flaky, marker);
 
   osiiso::RunSummary summary = queue.run();

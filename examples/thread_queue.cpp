@@ -30,9 +30,8 @@ int main() {
   std::atomic<int> flaky_calls{0};
   osiiso::ThreadQueue queue({
       .workers = 4,
-      .on_retry = [](const osiiso::SyncTaskHandle<>& h, std::exception_ptr) {
-        fmt::print("retrying {} after attempt {}\n", h.name(), h.attempts());
-      },
+      .on_retry = [](const osiiso::SyncTaskHandle<>& h,
+                     std::exception_ptr) { fmt::print("retrying {} after attempt {}\n", h.name(), h.attempts()); },
   });
 
   auto pages = queue.map({.name = "fetch"}, fetch, std::vector{1, 2, 3, 4, 5});

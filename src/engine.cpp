@@ -89,9 +89,10 @@ std::string Engine::next_group_id() {
 
 void Engine::check_accepting_locked() const {
   if (closed_ || !accepting_ || halt_) {
-    throw ClosedError(fmt::format("{}::submit(): the queue is not accepting tasks (it is shut down or halting); "
-                                  "submit before shutdown(), or call reset() to reuse it",
-                                  config_.queue_name));
+    throw ClosedError(
+        fmt::format("{}::submit(): the queue is not accepting tasks (it is shut down or halting); "
+                    "submit before shutdown(), or call reset() to reuse it",
+                    config_.queue_name));
   }
 }
 
@@ -110,7 +111,8 @@ TaskStatePtr Engine::submit(std::unique_ptr<Work> work, const TaskOptions& optio
   if (options.delay) {
     state->scheduled_for = state->created_at + std::chrono::duration_cast<Clock::duration>(*options.delay);
   } else if (options.run_at) {
-    const auto wait = std::max(*options.run_at - std::chrono::system_clock::now(), std::chrono::system_clock::duration{});
+    const auto wait =
+        std::max(*options.run_at - std::chrono::system_clock::now(), std::chrono::system_clock::duration{});
     state->scheduled_for = state->created_at + std::chrono::duration_cast<Clock::duration>(wait);
   }
 
@@ -292,8 +294,8 @@ void Engine::timer_loop() {
     if (task->where != Where::Active || task->attempt_id != timer.attempt_id) continue;
     active_.erase(task);
     const Attempt attempt{task, timer.attempt_id};
-    auto error = std::make_exception_ptr(TimeoutError(
-        fmt::format("task '{}' exceeded its {}s timeout", task->state->name, task->timeout.value_or(Seconds{}).count())));
+    auto error = std::make_exception_ptr(TimeoutError(fmt::format(
+        "task '{}' exceeded its {}s timeout", task->state->name, task->timeout.value_or(Seconds{}).count())));
     // Settle first so a late completion is ignored, then stop the attempt.
     task->where = Where::RetryWait;
     lock.unlock();
@@ -308,11 +310,8 @@ void Engine::timer_loop() {
 bool Engine::cancel_task(const TaskPtr& task) {
   std::unique_lock lock(mu_);
   switch (task->where) {
-    case Where::Done:
-      return false;
-    case Where::Scheduled:
-      --scheduled_;
-      [[fallthrough]];
+    case Where::Done: return false;
+    case Where::Scheduled: --scheduled_; [[fallthrough]];
     case Where::Queued:
     case Where::RetryWait:
       task->where = Where::Done;
@@ -577,8 +576,8 @@ void Engine::reset() {
     if (running_) throw std::logic_error(fmt::format("{}::reset(): cannot reset during run()", config_.queue_name));
   }
   if (backend_->worker_count() > 0) {
-    throw std::logic_error(fmt::format(
-        "{}::reset(): cannot reset while workers are running; call shutdown() first", config_.queue_name));
+    throw std::logic_error(
+        fmt::format("{}::reset(): cannot reset while workers are running; call shutdown() first", config_.queue_name));
   }
   abort(true);
   await_idle(std::nullopt);
@@ -624,8 +623,8 @@ std::vector<TaskResult> Engine::results() const {
 
 Stats Engine::stats() const {
   std::lock_guard lock(mu_);
-  return Stats{outstanding_ - active_.size(), active_.size(), scheduled_, results_.size(), backend_->worker_count(),
-               closed_};
+  return Stats{outstanding_ - active_.size(), active_.size(), scheduled_, results_.size(),
+               backend_->worker_count(),      closed_};
 }
 
 }  // namespace osiiso::detail

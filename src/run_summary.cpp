@@ -20,8 +20,8 @@ std::vector<TaskResult> with_status(const std::vector<TaskResult>& results, Task
 }
 
 std::string execution_message(const std::vector<TaskResult>& results) {
-  const auto failed = static_cast<std::size_t>(
-      std::count_if(results.begin(), results.end(), [](const TaskResult& r) { return r.status == TaskStatus::Failed; }));
+  const auto failed = static_cast<std::size_t>(std::count_if(
+      results.begin(), results.end(), [](const TaskResult& r) { return r.status == TaskStatus::Failed; }));
   const auto cancelled = results.size() - failed;
   std::string msg;
   if (failed > 0) msg = fmt::format("{} task(s) failed", failed);

@@ -83,8 +83,8 @@ void ThreadBackend::worker_loop(std::shared_ptr<Slot> slot) {
 
 void ThreadBackend::interrupt(const Attempt& attempt) {
   std::lock_guard lock(mu_);
-  const auto it = std::find_if(workers_.begin(), workers_.end(),
-                               [&](const Worker& w) { return w.slot->attempt_id == attempt.id; });
+  const auto it =
+      std::find_if(workers_.begin(), workers_.end(), [&](const Worker& w) { return w.slot->attempt_id == attempt.id; });
   if (it == workers_.end()) return;  // it finished meanwhile; the engine ignores its outcome
   it->slot->abandoned = true;
   it->slot->keep_alive = engine_.shared_from_this();

@@ -8,9 +8,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <utility>
@@ -59,5 +63,53 @@ bool eventually(Predicate predicate, Seconds timeout = 5s, Seconds interval = 1m
   }
   return true;
 }
+
+/// Sleeps for `duration` unless a stop is requested first; true when it slept the whole time.
+inline bool sleep_unless_stopped(std::stop_token stop, Seconds duration) {
+  std::mutex mutex;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mutex);
+  cv.wait_for(lock, stop, duration, [] { return false; });
+  return !stop.stop_requested();
+}
+
+/// A long task that ends as soon as it is asked to stop (timeouts and cancellation abandon it).
+inline std::string slow(std::stop_token stop, Seconds duration) {
+  sleep_unless_stopped(stop, duration);
+  return "done";
+}
+
+/// A latch that tasks wait on until the test opens it; shared through shared_ptr because an
+/// abandoned task may outlive the test case.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable_any cv;
+  bool is_open = false;
+
+  void open() {
+    {
+      std::lock_guard lock(mutex);
+      is_open = true;
+    }
+    cv.notify_all();
+  }
+
+  bool wait(std::stop_token stop, Seconds limit = 3s) {
+    std::unique_lock lock(mutex);
+    return cv.wait_for(lock, stop, limit, [this] { return is_open; });
+  }
+};
+
+/// A task that returns `value` once `gate` opens.
+template <class T>
+auto gated(std::shared_ptr<Gate> gate, T value) {
+  return [gate = std::move(gate), value = std::move(value)](std::stop_token stop) {
+    gate->wait(stop);
+    return value;
+  };
+}
+
+/// Time elapsed since `start`.
+inline Seconds since(Clock::time_point start) { return Clock::now() - start; }
 
 }  // namespace osiiso::test

@@ -31,6 +31,11 @@ using namespace std::chrono_literals;
 using osiiso::Clock;
 using osiiso::Seconds;
 using osiiso::TaskStatus;
+using osiiso::test::Gate;
+using osiiso::test::gated;
+using osiiso::test::since;
+using osiiso::test::sleep_unless_stopped;
+using osiiso::test::slow;
 
 namespace {
 
@@ -47,36 +52,6 @@ int nap(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
 }
-
-// A latch that tasks wait on until the test opens it (shared_ptr: an abandoned task may outlive the test).
-struct Gate {
-  std::mutex mutex;
-  std::condition_variable_any cv;
-  bool is_open = false;
-
-  void open() {
-    {
-      std::lock_guard lock(mutex);
-      is_open = true;
-    }
-    cv.notify_all();
-  }
-
-  bool wait(std::stop_token stop, Seconds limit = 3s) {
-    std::unique_lock lock(mutex);
-    return cv.wait_for(lock, stop, limit, [this] { return is_open; });
-  }
-};
-
-// A task that returns `value` once `gate` opens.
-auto gated(std::shared_ptr<Gate> gate, int value) {
-  return [gate = std::move(gate), value](std::stop_token stop) {
-    gate->wait(stop);
-    return value;
-  };
-}
-
-Seconds since(Clock::time_point start) { return Clock::now() - start; }
 
 // The task ids of `handles`, in iteration order.
 template <class Range>

@@ -29,6 +29,11 @@ using osiiso::Clock;
 using osiiso::Seconds;
 using osiiso::TaskStatus;
 using osiiso::test::eventually;
+using osiiso::test::Gate;
+using osiiso::test::gated;
+using osiiso::test::since;
+using osiiso::test::sleep_unless_stopped;
+using osiiso::test::slow;
 
 namespace {
 
@@ -40,56 +45,12 @@ struct CustomError : std::runtime_error {
   CustomError(const std::string& message, int c) : std::runtime_error(message), code(c) {}
 };
 
-// Sleeps for `duration` unless a stop is requested first; true when it slept the whole time.
-bool sleep_unless_stopped(std::stop_token stop, Seconds duration) {
-  std::mutex mutex;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mutex);
-  cv.wait_for(lock, stop, duration, [] { return false; });
-  return !stop.stop_requested();
-}
-
-std::string slow(std::stop_token stop, Seconds duration) {
-  sleep_unless_stopped(stop, duration);
-  return "done";
-}
-
-// A latch that tasks wait on until the test opens it (shared_ptr: an abandoned task may outlive the test).
-struct Gate {
-  std::mutex mutex;
-  std::condition_variable_any cv;
-  bool is_open = false;
-
-  void open() {
-    {
-      std::lock_guard lock(mutex);
-      is_open = true;
-    }
-    cv.notify_all();
-  }
-
-  bool wait(std::stop_token stop, Seconds limit = 3s) {
-    std::unique_lock lock(mutex);
-    return cv.wait_for(lock, stop, limit, [this] { return is_open; });
-  }
-};
-
-// A task that returns `value` once `gate` opens.
-auto gated(std::shared_ptr<Gate> gate, std::string value) {
-  return [gate = std::move(gate), value = std::move(value)](std::stop_token stop) {
-    gate->wait(stop);
-    return value;
-  };
-}
-
-Seconds since(Clock::time_point start) { return Clock::now() - start; }
-
 }  // namespace
 
 TEST_CASE("SyncTaskHandle: done() is false before the task finishes and true after", "[task_handle]") {
   auto gate = std::make_shared<Gate>();
   osiiso::ThreadQueue q({.workers = 1});
-  auto h = q.submit(gated(gate, "ok"));
+  auto h = q.submit(gated(gate, std::string("ok")));
   CHECK_FALSE(h.done());
   q.start();
   std::this_thread::sleep_for(20ms);
@@ -231,7 +192,7 @@ TEST_CASE("SyncTaskHandle: wait() blocks until the task finishes", "[task_handle
   auto gate = std::make_shared<Gate>();
   osiiso::ThreadQueue q({.workers = 1});
   q.start();
-  auto h = q.submit(gated(gate, "ok"));
+  auto h = q.submit(gated(gate, std::string("ok")));
   const auto start = Clock::now();
   std::thread opener([gate] {
     std::this_thread::sleep_for(50ms);
@@ -261,7 +222,7 @@ TEST_CASE("SyncTaskHandle: finishing wakes every waiting thread", "[task_handle]
   auto gate = std::make_shared<Gate>();
   osiiso::ThreadQueue q({.workers = 1});
   q.start();
-  auto h = q.submit(gated(gate, "done"));
+  auto h = q.submit(gated(gate, std::string("done")));
   std::mutex mutex;
   std::vector<std::string> received;
   const auto waiter = [&] {
@@ -294,7 +255,7 @@ TEST_CASE("SyncTaskHandle: the first blocking wait starts the queue", "[task_han
 TEST_CASE("SyncTaskHandle: add_done_callback is called once", "[task_handle]") {
   auto gate = std::make_shared<Gate>();
   osiiso::ThreadQueue q({.workers = 1});
-  auto h = q.submit(gated(gate, "x"));
+  auto h = q.submit(gated(gate, std::string("x")));
   std::atomic<int> calls{0};
   std::mutex mutex;
   std::string seen_id;

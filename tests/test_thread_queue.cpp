@@ -34,6 +34,11 @@ using osiiso::Clock;
 using osiiso::Seconds;
 using osiiso::TaskStatus;
 using osiiso::test::eventually;
+using osiiso::test::Gate;
+using osiiso::test::gated;
+using osiiso::test::since;
+using osiiso::test::sleep_unless_stopped;
+using osiiso::test::slow;
 
 namespace {
 
@@ -45,21 +50,6 @@ int fail_always(const std::string& message) { throw std::invalid_argument(messag
 
 std::string greet(const std::string& greeting, const std::string& name) { return greeting + ", " + name + "!"; }
 
-// Sleeps for `duration` unless a stop is requested first; true when it slept the whole time.
-bool sleep_unless_stopped(std::stop_token stop, Seconds duration) {
-  std::mutex mutex;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mutex);
-  cv.wait_for(lock, stop, duration, [] { return false; });
-  return !stop.stop_requested();
-}
-
-// A long task that ends as soon as it is asked to stop (timeouts and cancellation abandon it).
-std::string slow(std::stop_token stop, Seconds duration) {
-  sleep_unless_stopped(stop, duration);
-  return "done";
-}
-
 // Like slow(), but reports when its body has begun, so that a test acts on an attempt that is
 // really executing (not one the engine has only just marked Running).
 auto probed_slow(std::shared_ptr<std::atomic<bool>> entered) {
@@ -68,27 +58,6 @@ auto probed_slow(std::shared_ptr<std::atomic<bool>> entered) {
     return slow(std::move(stop), 10s);
   };
 }
-
-// A latch that tasks wait on until the test opens it; shared through shared_ptr because an
-// abandoned task may outlive the test case.
-struct Gate {
-  std::mutex mutex;
-  std::condition_variable_any cv;
-  bool is_open = false;
-
-  void open() {
-    {
-      std::lock_guard lock(mutex);
-      is_open = true;
-    }
-    cv.notify_all();
-  }
-
-  bool wait(std::stop_token stop, Seconds limit = 3s) {
-    std::unique_lock lock(mutex);
-    return cv.wait_for(lock, stop, limit, [this] { return is_open; });
-  }
-};
 
 // A thread-safe list that tasks and hooks append to.
 template <class T>
@@ -112,8 +81,6 @@ template <class T>
 std::multiset<T> as_set(const std::vector<T>& values) {
   return {values.begin(), values.end()};
 }
-
-Seconds since(Clock::time_point start) { return Clock::now() - start; }
 
 std::size_t auto_worker_limit() { return std::min<std::size_t>(32, std::max(1U, std::thread::hardware_concurrency())); }
 

@@ -19,8 +19,9 @@ namespace osiiso {
 namespace detail {
 
 template <class T>
-inline constexpr bool transferable_v = std::is_void_v<T> || (is_serializable_v<T> && std::is_default_constructible_v<T> &&
-                                                             std::is_copy_constructible_v<T>);
+inline constexpr bool transferable_v = std::is_void_v<T> ||
+                                       (is_serializable_v<T> && std::is_default_constructible_v<T> &&
+                                        std::is_copy_constructible_v<T>);
 
 // Whether make_process_work(f, args...) compiles: then a Call can also go to a ProcessQueue.
 template <class F, class... A>

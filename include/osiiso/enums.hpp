@@ -45,9 +45,7 @@ enum class StartMethod {
 };
 
 /// The Python literal for a Mode ("finite", "infinite").
-constexpr std::string_view to_string(Mode m) noexcept {
-  return m == Mode::Finite ? "finite" : "infinite";
-}
+constexpr std::string_view to_string(Mode m) noexcept { return m == Mode::Finite ? "finite" : "infinite"; }
 
 /// The Python literal for a FailPolicy ("continue", "fail_first").
 constexpr std::string_view to_string(FailPolicy p) noexcept {
@@ -90,7 +88,7 @@ constexpr bool is_final(TaskStatus s) noexcept {
 namespace detail {
 template <class E>
 concept OsiisoEnum = std::is_same_v<E, Mode> || std::is_same_v<E, FailPolicy> || std::is_same_v<E, OnExit> ||
-                     std::is_same_v<E, TaskStatus> || std::is_same_v<E, StartMethod>;
+    std::is_same_v<E, TaskStatus> || std::is_same_v<E, StartMethod>;
 }  // namespace detail
 
 /// Streams the Python literal of any osiiso enum.

@@ -62,8 +62,7 @@ class WorkerDiedError : public OsiisoError {
 class RemoteError : public OsiisoError {
  public:
   /// Carries the demangled type name and the what() text of the remote exception.
-  RemoteError(std::string type_name, const std::string& what)
-      : OsiisoError(what), type_name_(std::move(type_name)) {}
+  RemoteError(std::string type_name, const std::string& what) : OsiisoError(what), type_name_(std::move(type_name)) {}
 
   /// Demangled name of the exception type thrown in the worker.
   [[nodiscard]] const std::string& type_name() const noexcept { return type_name_; }

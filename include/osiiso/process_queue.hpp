@@ -11,9 +11,7 @@
 #include <osiiso/queue_options.hpp>
 #include <osiiso/registry.hpp>
 
-#include <algorithm>
 #include <memory>
-#include <thread>
 #include <utility>
 
 namespace osiiso {
@@ -57,22 +55,8 @@ class ProcessQueue : public detail::QueueFront<ProcessQueue> {
 
  private:
   static std::shared_ptr<detail::Engine> make_engine(ProcessQueueOptions options) {
-    options.validate();
-    const std::size_t hardware = std::max(1U, std::thread::hardware_concurrency());
+    auto engine = std::make_shared<detail::Engine>(detail::make_engine_config(options, "ProcessQueue"));
     detail::ProcessBackendConfig backend{.method = options.context.start_method(), .poll = options.poll};
-    auto engine = std::make_shared<detail::Engine>(detail::EngineConfig{
-        .workers = options.workers,
-        .auto_limit = std::min<std::size_t>(32, hardware),
-        .size = options.size,
-        .timeout = options.timeout,
-        .mode = options.mode,
-        .fail_policy = options.fail_policy,
-        .on_exit = options.on_exit,
-        .on_start = std::move(options.on_start),
-        .on_complete = std::move(options.on_complete),
-        .on_retry = std::move(options.on_retry),
-        .queue_name = "ProcessQueue",
-    });
     engine->set_backend(std::make_unique<detail::ProcessBackend>(*engine, std::move(backend)));
     return engine;
   }

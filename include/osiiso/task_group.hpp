@@ -148,9 +148,7 @@ class [[nodiscard]] SyncTaskGroup {
   }
 
   /// The values in submission order; throws osiiso::ExecutionError if any task failed or was cancelled.
-  auto values(std::optional<Seconds> timeout = std::nullopt) const
-    requires(!std::is_void_v<R>)
-  {
+  auto values(std::optional<Seconds> timeout = std::nullopt) const requires(!std::is_void_v<R>) {
     const RunSummary summary = wait(timeout);
     summary.raise_for_errors(true);
     std::vector<R> out;

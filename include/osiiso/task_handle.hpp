@@ -42,8 +42,8 @@ class [[nodiscard]] SyncTaskHandle {
 
   /// Converts a typed handle to the erased form.
   template <class U>
-    requires(std::is_same_v<R, std::any> && !std::is_same_v<U, std::any>)
-  SyncTaskHandle(const SyncTaskHandle<U>& other) noexcept : state_(other.state_) {}  // NOLINT(google-explicit-constructor)
+  requires(std::is_same_v<R, std::any> && !std::is_same_v<U, std::any>) SyncTaskHandle(const SyncTaskHandle<U>& other)
+  noexcept : state_(other.state_) {}  // NOLINT(google-explicit-constructor)
 
   /// Blocks until the task finishes and returns its result.
   const TaskResult& wait() const {
@@ -113,8 +113,8 @@ class [[nodiscard]] SyncTaskHandle {
 
   /// Calls `fn(handle)` once the task finishes (at once if it already has); exceptions are logged.
   template <class F>
-    requires std::invocable<F&, const SyncTaskHandle<>&>
-  void add_done_callback(F&& fn) const {
+  requires std::invocable < F&, const SyncTaskHandle<>
+  & > void add_done_callback(F&& fn) const {
     {
       std::lock_guard lock(state_->mu);
       if (!state_->result) {

@@ -9,9 +9,7 @@
 #include <osiiso/detail/thread_work.hpp>
 #include <osiiso/queue_options.hpp>
 
-#include <algorithm>
 #include <memory>
-#include <thread>
 #include <utility>
 
 namespace osiiso {
@@ -52,21 +50,7 @@ class ThreadQueue : public detail::QueueFront<ThreadQueue> {
 
  private:
   static std::shared_ptr<detail::Engine> make_engine(ThreadQueueOptions options) {
-    options.validate();
-    const std::size_t hardware = std::max(1U, std::thread::hardware_concurrency());
-    auto engine = std::make_shared<detail::Engine>(detail::EngineConfig{
-        .workers = options.workers,
-        .auto_limit = std::min<std::size_t>(32, hardware),
-        .size = options.size,
-        .timeout = options.timeout,
-        .mode = options.mode,
-        .fail_policy = options.fail_policy,
-        .on_exit = options.on_exit,
-        .on_start = std::move(options.on_start),
-        .on_complete = std::move(options.on_complete),
-        .on_retry = std::move(options.on_retry),
-        .queue_name = "ThreadQueue",
-    });
+    auto engine = std::make_shared<detail::Engine>(detail::make_engine_config(options, "ThreadQueue"));
     engine->set_backend(std::make_unique<detail::ThreadBackend>(*engine));
     return engine;
   }

@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Consumer of an installed (or vendored) osiiso: proves the headers, the library and its
 // dependencies are all found through the osiiso::osiiso target.
-#include <osiiso/enums.hpp>
-#include <osiiso/errors.hpp>
-#include <osiiso/run_summary.hpp>
-#include <osiiso/task_options.hpp>
-#include <osiiso/task_result.hpp>
+#include <osiiso/osiiso.hpp>
 #include <osiiso/version.hpp>
 
 #include <fmt/format.h>
@@ -27,6 +23,8 @@ void check(bool condition, std::string_view what) {
   }
 }
 
+int square(int n) { return n * n; }
+
 osiiso::TaskResult result(const char* name, osiiso::TaskStatus status) {
   osiiso::TaskResult r;
   r.task_id = name;
@@ -38,8 +36,11 @@ osiiso::TaskResult result(const char* name, osiiso::TaskStatus status) {
 
 }  // namespace
 
-int main() {
+OSIISO_TASK(square);
+
+int main(int argc, char** argv) {
   using namespace std::chrono_literals;
+  osiiso::init(argc, argv);
 
   check(osiiso::version_string == OSIISO_EXPECTED_VERSION, "version.hpp matches the package version");
 
@@ -62,6 +63,16 @@ int main() {
     check(false, "raise_for_errors throws");
   } catch (const osiiso::OsiisoError& e) {
     check(std::string_view(e.what()) == "1 task(s) failed", "ExecutionError message");
+  }
+
+  osiiso::ThreadQueue threads({.workers = 2});
+  auto doubled = threads.map([](int n) { return 2 * n; }, std::vector{1, 2, 3});
+  check(threads.run().values<int>().size() == 3 && doubled[2].value() == 6, "ThreadQueue runs lambdas");
+
+  for (const char* method : {"fork", "spawn"}) {
+    osiiso::ProcessQueue processes({.workers = 2, .context = osiiso::get_context(method)});
+    auto squares = processes.map(square, std::vector{3, 4});
+    check(processes.run().ok() && squares[1].value() == 16, fmt::format("ProcessQueue ({}) runs square", method));
   }
 
   if (failures == 0) fmt::print("osiiso {} consumed OK\n", osiiso::version_string);

@@ -12,6 +12,7 @@
 #include <osiiso/stats.hpp>
 #include <osiiso/task_options.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -21,8 +22,8 @@
 #include <string>
 #include <thread>
 #include <type_traits>
-#include <utility>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace osiiso::detail {
@@ -63,6 +64,26 @@ struct EngineConfig {
   RetryHook on_retry;
   std::string queue_name;  // "ThreadQueue" or "ProcessQueue", for messages
 };
+
+// The engine configuration from either queue's options (their common fields), validating them.
+template <class QueueOptions>
+EngineConfig make_engine_config(QueueOptions& options, std::string queue_name) {
+  options.validate();
+  const std::size_t hardware = std::max(1U, std::thread::hardware_concurrency());
+  return EngineConfig{
+      .workers = options.workers,
+      .auto_limit = std::min<std::size_t>(32, hardware),
+      .size = options.size,
+      .timeout = options.timeout,
+      .mode = options.mode,
+      .fail_policy = options.fail_policy,
+      .on_exit = options.on_exit,
+      .on_start = std::move(options.on_start),
+      .on_complete = std::move(options.on_complete),
+      .on_retry = std::move(options.on_retry),
+      .queue_name = std::move(queue_name),
+  };
+}
 
 class Engine : public std::enable_shared_from_this<Engine> {
  public:

@@ -58,8 +58,7 @@ class QueueFront {
 
   /// Submits `f(args...)` with default options.
   template <class F, class... A>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, TaskOptions>)
-  auto submit(F&& f, A&&... args) {
+  requires(!std::is_same_v<std::remove_cvref_t<F>, TaskOptions>) auto submit(F&& f, A&&... args) {
     return submit(TaskOptions{}, std::forward<F>(f), std::forward<A>(args)...);
   }
 
@@ -73,8 +72,7 @@ class QueueFront {
 
   /// Submits `f` once per element (tuples are unpacked into arguments).
   template <class F, std::ranges::input_range Range>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, TaskOptions>)
-  auto map(F&& f, Range&& range) {
+  requires(!std::is_same_v<std::remove_cvref_t<F>, TaskOptions>) auto map(F&& f, Range&& range) {
     return map(TaskOptions{}, std::forward<F>(f), std::forward<Range>(range));
   }
 
@@ -91,8 +89,7 @@ class QueueFront {
 
   /// Submits `f` once per element as a group with a generated id.
   template <class F, std::ranges::input_range Range>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, TaskOptions>)
-  auto group(F&& f, Range&& range) {
+  requires(!std::is_same_v<std::remove_cvref_t<F>, TaskOptions>) auto group(F&& f, Range&& range) {
     return group(TaskOptions{}, std::forward<F>(f), std::forward<Range>(range));
   }
 

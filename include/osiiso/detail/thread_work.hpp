@@ -32,7 +32,7 @@ struct thread_result {
   using type = std::invoke_result_t<F&, A&...>;
 };
 template <class F, class... A>
-  requires takes_stop_token_v<F, A...>
+requires takes_stop_token_v<F, A...>
 struct thread_result<F, A...> {
   using type = std::invoke_result_t<F&, std::stop_token, A&...>;
 };
