@@ -53,7 +53,7 @@ TaskResult make_result(const TaskState& s, TaskStatus status, std::string messag
 
 }  // namespace
 
-void report_hook_error(const char* hook, std::exception_ptr error) noexcept {
+void report_hook_error(const char* hook, const std::exception_ptr& error) noexcept {
   try {
     std::fprintf(stderr, "osiiso: %s hook raised (ignored): %s\n", hook, describe(error).c_str());
   } catch (...) {
@@ -173,7 +173,7 @@ void Engine::scale_locked() {
   backend_->ensure_workers(target_workers_locked());
 }
 
-void Engine::emit_start(const TaskStatePtr& state) {
+void Engine::emit_start(const TaskStatePtr& state) const {
   if (config_.on_start) emit_hook("on_start", config_.on_start, SyncTaskHandle<>(state));
 }
 
@@ -232,7 +232,7 @@ bool Engine::complete(const Attempt& attempt, Outcome outcome) {
 }
 
 // Called with the lock held and the task just taken out of Active; releases the lock.
-void Engine::fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, std::exception_ptr error) {
+void Engine::fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, const std::exception_ptr& error) {
   const auto attempts = [&] {
     std::lock_guard state_lock(task->state->mu);
     return task->state->attempts;

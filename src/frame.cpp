@@ -219,7 +219,7 @@ RequestView decode_request(std::string_view payload) {
   return {name, r.in};
 }
 
-std::string encode_exception(std::exception_ptr error) noexcept {
+std::string encode_exception(const std::exception_ptr& error) noexcept {
   try {
     try {
       std::rethrow_exception(error);
@@ -249,7 +249,7 @@ std::exception_ptr decode_exception(std::string_view payload) {
     const std::string type(r.str());
     const std::string what(r.str());
     switch (kind) {
-      case Kind::Remote: return std::make_exception_ptr(RemoteError(type, what));
+      case Kind::Remote:
       case Kind::RemoteAgain: return std::make_exception_ptr(RemoteError(type, what));
       case Kind::LogicError: return std::make_exception_ptr(std::logic_error(what));
       case Kind::InvalidArgument: return std::make_exception_ptr(std::invalid_argument(what));

@@ -29,7 +29,7 @@ std::string self_executable(const std::string& executable) {
   char buf[4096];
   const auto n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) throw std::system_error(errno, std::generic_category(), "readlink(/proc/self/exe)");
-  return std::string(buf, static_cast<std::size_t>(n));
+  return {buf, static_cast<std::size_t>(n)};
 }
 
 // Re-executes `executable` with `name=value` added to the environment; `keep_a`/`keep_b` are
@@ -75,7 +75,7 @@ UniqueFd open_pidfd(pid_t pid) noexcept {
 #else
   (void)pid;
 #endif
-  return UniqueFd();
+  return {};
 }
 
 LaunchedWorker fork_worker() {

@@ -35,7 +35,7 @@ Context get_context(std::string_view method) {
     if (to_string(m) == method) return Context(m);
   }
   throw std::invalid_argument("cannot find context for '" + std::string(method) +
-                              "'; use \"fork\", \"spawn\" or \"forkserver\"");
+                              R"('; use "fork", "spawn" or "forkserver")");
 }
 
 }  // namespace osiiso

@@ -214,7 +214,7 @@ struct ProcessBackend::Impl {
     }
   }
 
-  void watch(int fd, std::uint32_t events, std::uint64_t tag) {
+  void watch(int fd, std::uint32_t events, std::uint64_t tag) const {
     epoll_event ev{};
     ev.events = events;
     ev.data.u64 = tag;
@@ -223,7 +223,7 @@ struct ProcessBackend::Impl {
     }
   }
 
-  void unwatch(int fd) noexcept {
+  void unwatch(int fd) const noexcept {
     if (fd >= 0) ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, fd, nullptr);
   }
 

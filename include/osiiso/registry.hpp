@@ -27,6 +27,7 @@ decltype(auto) call_decoded(Args& args, TypeList<P...>, std::index_sequence<I...
   return Fn(static_cast<P&&>(std::get<I>(args))...);
 }
 
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
 // Runs a coroutine function's awaitable to completion on a fresh io_context (asyncio.run).
 template <class T, class E>
 T run_awaitable(boost::asio::awaitable<T, E> awaitable) {
@@ -35,12 +36,13 @@ T run_awaitable(boost::asio::awaitable<T, E> awaitable) {
   context.run();
   return future.get();
 }
+#endif
 
 // Turns what Fn returned into its final value (awaiting an awaitable, waiting on a future).
 template <class R>
 decltype(auto) resolve_result(R&& r) {
   if constexpr (ResultTraits<std::remove_cvref_t<R>>::kind == ResultKind::Awaitable) {
-    return run_awaitable(std::move(r));
+    return run_awaitable(std::forward<R>(r));
   } else if constexpr (ResultTraits<std::remove_cvref_t<R>>::kind == ResultKind::Future) {
     return r.get();
   } else {

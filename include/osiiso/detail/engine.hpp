@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <unordered_set>
@@ -67,7 +68,7 @@ struct EngineConfig {
 
 // The engine configuration from either queue's options (their common fields), validating them.
 template <class QueueOptions>
-EngineConfig make_engine_config(QueueOptions& options, std::string queue_name) {
+EngineConfig make_engine_config(QueueOptions& options, std::string_view queue_name) {
   options.validate();
   const std::size_t hardware = std::max(1U, std::thread::hardware_concurrency());
   return EngineConfig{
@@ -81,7 +82,7 @@ EngineConfig make_engine_config(QueueOptions& options, std::string queue_name) {
       .on_start = std::move(options.on_start),
       .on_complete = std::move(options.on_complete),
       .on_retry = std::move(options.on_retry),
-      .queue_name = std::move(queue_name),
+      .queue_name = std::string(queue_name),
   };
 }
 
@@ -157,14 +158,14 @@ class Engine : public std::enable_shared_from_this<Engine> {
   [[nodiscard]] std::size_t target_workers_locked() const;
   void check_accepting_locked() const;
   void timer_loop();
-  void fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, std::exception_ptr error);
+  void fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, const std::exception_ptr& error);
   void finalize(Settled settled);
   void finalize_all(std::vector<Settled> settled);
   void abort(bool kill);
   void abort_tasks(bool kill);
   bool await_idle(std::optional<Seconds> timeout);
   void stop_workers();
-  void emit_start(const TaskStatePtr& state);
+  void emit_start(const TaskStatePtr& state) const;
 
   EngineConfig config_;
   std::unique_ptr<Backend> backend_;
@@ -195,7 +196,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
 };
 
 // Logs a hook's exception instead of propagating it.
-void report_hook_error(const char* hook, std::exception_ptr error) noexcept;
+void report_hook_error(const char* hook, const std::exception_ptr& error) noexcept;
 
 // Calls a user hook, logging and swallowing whatever it throws.
 template <class Hook, class... Args>

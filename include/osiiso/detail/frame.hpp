@@ -75,7 +75,7 @@ RequestView decode_request(std::string_view payload);
 
 // Error payload of the exception `error` (standard and osiiso types keep their type; others
 // travel as their demangled type name and what()).
-std::string encode_exception(std::exception_ptr error) noexcept;
+std::string encode_exception(const std::exception_ptr& error) noexcept;
 // Rebuilds the exception sent by encode_exception (RemoteError for unknown types). A malformed
 // payload yields a FrameError.
 std::exception_ptr decode_exception(std::string_view payload);

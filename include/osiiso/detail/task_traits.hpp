@@ -44,11 +44,13 @@ struct ResultTraits<void> {
   static constexpr ResultKind kind = ResultKind::Plain;
   using Type = void;
 };
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)  // Boost 1.74 declares awaitable only where it detects coroutines
 template <class T, class E>
 struct ResultTraits<boost::asio::awaitable<T, E>> {
   static constexpr ResultKind kind = ResultKind::Awaitable;
   using Type = std::decay_t<T>;
 };
+#endif
 template <class T>
 struct ResultTraits<std::future<T>> {
   static constexpr ResultKind kind = ResultKind::Future;
@@ -57,8 +59,10 @@ struct ResultTraits<std::future<T>> {
 
 template <class T>
 struct IsAwaitable : std::false_type {};
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
 template <class T, class E>
 struct IsAwaitable<boost::asio::awaitable<T, E>> : std::true_type {};
+#endif
 
 template <class F>
 inline constexpr bool is_task_function_pointer = FunctionTraits<std::decay_t<F>>::valid;

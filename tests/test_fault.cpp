@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: MIT
+// Fault injection for ProcessQueue: workers killed from outside, a seeded random mix of crashes,
+// exceptions and timeouts, a SIGKILLed parent, stuck tasks at shutdown, descriptor/child/RSS
+// hygiene. CTest label `fault`; see docs/reliability.md for the guarantees these cases pin down.
+#include <osiiso/process_queue.hpp>
+
+#include <osiiso/osiiso.hpp>
+
+#include "helpers.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using osiiso::Clock;
+using osiiso::Seconds;
+using osiiso::TaskStatus;
+using osiiso::test::eventually;
+using osiiso::test::since;
+
+namespace faulttest {
+
+// What a task of the random mix does; the numbers travel as its argument.
+enum Kind : int { Return = 0, Throw, Timeout, Segv, Abort, Exit, kKinds };
+
+int mixed(int kind, int value) {
+  switch (kind) {
+    case Return: return value;
+    case Throw: throw std::runtime_error("injected failure " + std::to_string(value));
+    case Timeout: std::this_thread::sleep_for(5s); return value;
+    case Segv: std::raise(SIGSEGV); return value;
+    case Abort: std::abort();
+    case Exit: std::_Exit(7);
+    default: return -1;
+  }
+}
+
+int trivial(int x) { return x + 1; }
+
+// Writes its pid to `path`, then sleeps: a task to be killed from outside.
+int report_pid_and_sleep(std::string path) {
+  {
+    std::ofstream out(path + ".tmp");
+    out << ::getpid();
+  }
+  std::filesystem::rename(path + ".tmp", path);
+  std::this_thread::sleep_for(30s);
+  return 0;
+}
+
+// A busy loop that also ignores SIGTERM: only SIGKILL ends it.
+int stuck(int) {
+  ::signal(SIGTERM, SIG_IGN);
+  volatile std::uint64_t spins = 0;
+  for (;;) spins = spins + 1;
+}
+
+}  // namespace faulttest
+
+OSIISO_TASK_AS("faulttest::mixed", faulttest::mixed);
+OSIISO_TASK_AS("faulttest::trivial", faulttest::trivial);
+OSIISO_TASK_AS("faulttest::report_pid_and_sleep", faulttest::report_pid_and_sleep);
+OSIISO_TASK_AS("faulttest::stuck", faulttest::stuck);
+
+namespace {
+
+std::size_t child_count() {
+  std::size_t n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "children");
+    for (std::string pid; in >> pid;) ++n;
+  }
+  return n;
+}
+
+std::size_t fd_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// A field of /proc/self/status in kB ("VmRSS", "VmHWM").
+std::size_t status_kb(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoul(line.substr(field.size() + 1));
+  }
+  return 0;
+}
+
+// Checks on destruction that the descriptors and children of this process are back to what
+// they were at construction.
+struct Baseline {
+  std::size_t fds = fd_count();
+  std::size_t children = child_count();
+  ~Baseline() {
+    CHECK(fd_count() == fds);
+    CHECK(child_count() == children);
+  }
+};
+
+std::string error_text(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "?";
+  }
+}
+
+std::string temp_path(const std::string& stem) {
+  return (std::filesystem::temp_directory_path() / (stem + "_" + std::to_string(::getpid()))).string();
+}
+
+// True when `pid` no longer runs (gone, or a zombie waiting for its new parent to reap it).
+bool process_gone(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return true;
+  const auto close = stat.rfind(')');
+  return close == std::string::npos || stat.substr(close + 2, 1) == "Z";
+}
+
+// Live (non-zombie) processes in process group `pgid`.
+std::vector<pid_t> live_in_group(pid_t pgid) {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string state;
+    long ppid = 0;
+    long pgrp = 0;
+    fields >> state >> ppid >> pgrp;
+    if (pgrp == pgid && state != "Z") out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fault: a worker SIGKILLed from outside fails only its task, and its slot respawns", "[fault]") {
+  Baseline baseline;
+  const auto path = temp_path("osiiso_fault_pid");
+  std::filesystem::remove(path);
+  {
+    osiiso::ProcessQueue q({.workers = 2});
+    auto victim = q.submit(faulttest::report_pid_and_sleep, path);
+    std::vector<osiiso::SyncTaskHandle<int>> others;
+    for (int i = 0; i < 200; ++i) others.push_back(q.submit(faulttest::trivial, i));
+    q.start();
+    REQUIRE(eventually([&] { return std::filesystem::exists(path); }, 10s));
+    pid_t pid = 0;
+    std::ifstream(path) >> pid;
+    REQUIRE(pid > 0);
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    for (int i = 200; i < 400; ++i) others.push_back(q.submit(faulttest::trivial, i));
+    const auto summary = q.run();
+    CHECK(summary.total_submitted == 401);
+    CHECK(summary.succeeded == 400);
+    CHECK(summary.failed == 1);
+    CHECK_THROWS_AS(victim.value(), osiiso::WorkerDiedError);
+    CHECK_THAT(error_text(victim.exception()),
+               Catch::Contains("SIGKILL") && Catch::Contains("report_pid_and_sleep") &&
+                   Catch::Contains(std::to_string(pid)));
+    for (int i = 0; i < 400; ++i) CHECK(others[static_cast<std::size_t>(i)].value() == i + 1);
+    // The slot was refilled: two live workers again.
+    CHECK(eventually([&] { return q.stats().workers == 2; }, 2s));
+  }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("fault: 10,000 tasks with a seeded random mix of faults lose nothing", "[fault]") {
+  Baseline baseline;
+  constexpr int kTasks = 10'000;
+  std::mt19937 rng(20261125);
+  std::discrete_distribution<int> pick_kind({86, 6, 1, 3, 2, 2});  // Return .. Exit, percent
+  std::bernoulli_distribution has_retries(0.15);
+  std::uniform_int_distribution<int> pick_retries(1, 2);
+
+  struct Planned {
+    int kind;
+    int retries;
+  };
+  std::vector<Planned> plan;
+  for (int i = 0; i < kTasks; ++i) {
+    const int kind = pick_kind(rng);
+    plan.push_back({kind, has_retries(rng) ? pick_retries(rng) : 0});
+  }
+
+  std::atomic<std::size_t> completions{0};
+  std::atomic<std::size_t> retry_hooks{0};
+  const std::size_t workers = GENERATE(2, 4);
+  CAPTURE(workers);
+  osiiso::ProcessQueue q({.workers = workers,
+                          .on_complete = [&](const osiiso::TaskResult&) { ++completions; },
+                          .on_retry = [&](const osiiso::SyncTaskHandle<>&, std::exception_ptr) { ++retry_hooks; }});
+  std::vector<osiiso::SyncTaskHandle<int>> handles;
+  handles.reserve(kTasks);
+  const auto started = Clock::now();
+  for (int i = 0; i < kTasks; ++i) {
+    const auto& p = plan[static_cast<std::size_t>(i)];
+    osiiso::TaskOptions options{.retries = p.retries};
+    if (p.kind == faulttest::Timeout) options.timeout = 20ms;
+    handles.push_back(q.submit(options, faulttest::mixed, p.kind, i));
+  }
+  const auto summary = q.run();
+  const Seconds elapsed = since(started);
+
+  // Exactly one result per task, every handle done, the counts add up.
+  std::map<int, std::size_t> expected;
+  std::size_t expected_retries = 0;
+  for (const auto& p : plan) {
+    ++expected[p.kind];
+    if (p.kind != faulttest::Return) expected_retries += static_cast<std::size_t>(p.retries);
+  }
+  REQUIRE(summary.total_submitted == kTasks);
+  REQUIRE(summary.results.size() == kTasks);
+  CHECK(summary.succeeded + summary.failed + summary.cancelled == summary.total_submitted);
+  CHECK(summary.succeeded == expected[faulttest::Return]);
+  CHECK(summary.failed == kTasks - expected[faulttest::Return]);
+  CHECK(summary.cancelled == 0);
+  CHECK(completions.load() == kTasks);
+  CHECK(retry_hooks.load() == expected_retries);
+  std::set<std::string> ids;
+  for (const auto& r : summary.results) ids.insert(r.task_id);
+  CHECK(ids.size() == kTasks);
+
+  std::map<int, std::size_t> observed;
+  std::size_t lost = 0;
+  for (int i = 0; i < kTasks; ++i) {
+    const auto& h = handles[static_cast<std::size_t>(i)];
+    const auto& p = plan[static_cast<std::size_t>(i)];
+    if (!h.done() || ids.count(h.task_id()) != 1) {
+      ++lost;
+      continue;
+    }
+    const auto& r = h.result();
+    const bool fails = p.kind != faulttest::Return;
+    if (r.status != (fails ? TaskStatus::Failed : TaskStatus::Succeeded) ||
+        r.attempts != static_cast<std::size_t>(fails ? p.retries + 1 : 1)) {
+      FAIL_CHECK("task " << i << " kind " << p.kind << ": status " << osiiso::to_string(r.status) << ", attempts "
+                         << r.attempts);
+      continue;
+    }
+    const auto text = fails ? error_text(r.exception) : std::string();
+    bool matches = false;
+    try {
+      switch (p.kind) {
+        case faulttest::Return: matches = h.value() == i; break;
+        case faulttest::Throw:
+          matches = text == "injected failure " + std::to_string(i);
+          std::rethrow_exception(r.exception);
+        case faulttest::Timeout: std::rethrow_exception(r.exception);
+        case faulttest::Segv:
+        case faulttest::Abort:
+        case faulttest::Exit:
+          matches = text.find(p.kind == faulttest::Segv    ? "SIGSEGV"
+                              : p.kind == faulttest::Abort ? "SIGABRT"
+                                                           : "exited with code 7") != std::string::npos;
+          std::rethrow_exception(r.exception);
+      }
+    } catch (const osiiso::WorkerDiedError&) {
+      matches = matches && p.kind >= faulttest::Segv;
+    } catch (const osiiso::TimeoutError&) {
+      matches = p.kind == faulttest::Timeout;
+    } catch (const std::runtime_error&) {
+      matches = matches && p.kind == faulttest::Throw;
+    }
+    if (matches) {
+      ++observed[p.kind];
+    } else {
+      FAIL_CHECK("task " << i << " kind " << p.kind << ": unexpected outcome: " << text);
+    }
+  }
+  CHECK(lost == 0);
+  CHECK(observed == expected);
+  std::fprintf(stderr,
+               "fault mix (%zu workers): %d tasks in %.1f s: %zu returned, %zu threw, %zu timed out, %zu segfaulted, "
+               "%zu aborted, %zu _Exited, %zu retries; results lost: %zu\n",
+               workers, kTasks, elapsed.count(), expected[0], expected[1], expected[2], expected[3], expected[4],
+               expected[5], expected_retries, lost);
+}
+
+#ifdef OSIISO_FAULT_PARENT
+TEST_CASE("fault: no worker outlives a SIGKILLed parent", "[fault]") {
+  const std::string method = GENERATE(as<std::string>{}, "fork", "spawn", "forkserver");
+  CAPTURE(method);
+  constexpr int kWorkers = 3;
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  const pid_t parent = ::fork();
+  REQUIRE(parent >= 0);
+  if (parent == 0) {
+    ::setpgid(0, 0);  // its own process group, so that every descendant can be found
+    ::dup2(out[1], 1);
+    const std::string workers = std::to_string(kWorkers);
+    ::execl(OSIISO_FAULT_PARENT, OSIISO_FAULT_PARENT, method.c_str(), workers.c_str(), static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  ::setpgid(parent, parent);
+  ::close(out[1]);
+  // Wait for every worker to report its pid from inside a running task.
+  std::vector<pid_t> pids;
+  std::string buffer;
+  const auto deadline = Clock::now() + 20s;
+  while (pids.size() < kWorkers && Clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char chunk[256];
+    const auto n = ::read(out[0], chunk, sizeof chunk);
+    if (n <= 0) break;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    for (auto nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n')) {
+      pids.push_back(static_cast<pid_t>(std::stol(buffer.substr(0, nl))));
+      buffer.erase(0, nl + 1);
+    }
+  }
+  REQUIRE(pids.size() == kWorkers);
+  CHECK(live_in_group(parent).size() >= kWorkers + 1);
+  REQUIRE(::kill(parent, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(parent, &status, 0) == parent);
+  CHECK(WIFSIGNALED(status));
+  std::this_thread::sleep_for(1s);
+  std::size_t orphans = 0;
+  for (const pid_t pid : pids) orphans += process_gone(pid) ? 0 : 1;
+  const auto group = live_in_group(parent);
+  CHECK(orphans == 0);
+  CHECK(group.empty());
+  std::fprintf(stderr, "fault parent SIGKILL (%s): %d workers, %zu orphans 1 s later, %zu live in its group\n",
+               method.c_str(), kWorkers, orphans, group.size());
+  for (const pid_t pid : group) ::kill(pid, SIGKILL);  // do not leave them behind if the check failed
+  ::close(out[0]);
+}
+#endif
+
+TEST_CASE("fault: descriptors and children return to baseline after each queue", "[fault]") {
+  const auto fds = fd_count();
+  const auto children = child_count();
+  for (const std::string method : {"fork", "spawn", "forkserver"}) {
+    CAPTURE(method);
+    {
+      osiiso::ProcessQueue q({.workers = 3, .context = osiiso::get_context(method)});
+      (void)q.map(faulttest::trivial, std::vector{1, 2, 3, 4});
+      (void)q.submit(faulttest::mixed, int{faulttest::Segv}, 0);
+      (void)q.submit(faulttest::mixed, int{faulttest::Exit}, 0);
+      (void)q.submit({.timeout = 50ms}, faulttest::mixed, int{faulttest::Timeout}, 0);
+      (void)q.submit(faulttest::mixed, int{faulttest::Throw}, 0);
+      const auto summary = q.run();
+      CHECK(summary.failed == 4);
+      CHECK(child_count() > children);
+    }
+    CHECK(fd_count() == fds);
+    CHECK(child_count() == children);
+  }
+}
+
+TEST_CASE("fault: the parent's RSS stops growing over 100,000 trivial tasks", "[fault]") {
+  Baseline baseline;
+  constexpr int kBatches = 10;
+  constexpr int kBatch = 10'000;
+  osiiso::ProcessQueue q({.workers = 2});
+  std::vector<int> inputs(kBatch);
+  for (int i = 0; i < kBatch; ++i) inputs[static_cast<std::size_t>(i)] = i;
+  std::vector<std::size_t> rss_kb;
+  std::size_t total = 0;
+  const auto started = Clock::now();
+  for (int b = 0; b < kBatches; ++b) {
+    {
+      auto handles = q.map(faulttest::trivial, inputs);
+      const auto summary = q.run();
+      REQUIRE(summary.succeeded == kBatch);
+      total += summary.succeeded;
+    }
+    q.clear_results();
+    rss_kb.push_back(status_kb("VmRSS"));
+  }
+  // Warm-up: the first two batches size the allocator's arenas; afterwards growth must stop.
+  const auto growth_kb = static_cast<long>(rss_kb.back()) - static_cast<long>(rss_kb[1]);
+  std::string series;
+  for (const auto kb : rss_kb) series += std::to_string(kb) + " ";
+  std::fprintf(stderr, "fault RSS: %zu tasks in %.1f s; VmRSS kB after each batch: %s; growth after warm-up: %ld kB\n",
+               total, since(started).count(), series.c_str(), growth_kb);
+  CHECK(total == std::size_t{kBatches} * kBatch);
+  CHECK(growth_kb < 2048);
+}
+
+TEST_CASE("fault: shutdown(force), cancel() and the destructor return within 2 s despite stuck tasks", "[fault]") {
+  Baseline baseline;
+  SECTION("shutdown({.force = true})") {
+    osiiso::ProcessQueue q({.workers = 2});
+    auto a = q.submit(faulttest::stuck, 0);
+    auto b = q.submit(faulttest::stuck, 1);
+    auto c = q.submit(faulttest::stuck, 2);  // still queued
+    q.start();
+    REQUIRE(eventually([&] { return q.active_count() == 2; }, 5s));
+    std::this_thread::sleep_for(100ms);  // let them ignore SIGTERM
+    const auto start = Clock::now();
+    q.shutdown({.force = true});
+    CHECK(since(start) < 2s);
+    CHECK(a.cancelled());
+    CHECK(b.cancelled());
+    CHECK(c.cancelled());
+    CHECK(q.stats().workers == 0);
+  }
+  SECTION("cancel() while run() waits") {
+    osiiso::ProcessQueue q({.workers = 2});
+    auto a = q.submit(faulttest::stuck, 0);
+    auto b = q.submit(faulttest::stuck, 1);
+    std::atomic<bool> returned{false};
+    Clock::time_point cancelled_at;
+    std::thread canceller([&] {
+      (void)eventually([&] { return q.active_count() == 2; }, 5s);
+      std::this_thread::sleep_for(100ms);
+      cancelled_at = Clock::now();
+      q.cancel();
+    });
+    const auto summary = q.run();
+    const auto returned_at = Clock::now();
+    canceller.join();
+    returned = true;
+    CHECK(returned_at - cancelled_at < 2s);
+    CHECK(summary.cancelled == 2);
+    CHECK(a.cancelled());
+    CHECK(b.cancelled());
+  }
+  SECTION("destructor when the scope is left by an exception") {
+    Clock::time_point start;
+    try {
+      osiiso::ProcessQueue q({.workers = 2});
+      (void)q.submit(faulttest::stuck, 0);
+      (void)q.submit(faulttest::stuck, 1);
+      q.start();
+      REQUIRE(eventually([&] { return q.active_count() == 2; }, 5s));
+      std::this_thread::sleep_for(100ms);
+      start = Clock::now();
+      throw std::runtime_error("leave the scope");
+    } catch (const std::runtime_error&) {
+      CHECK(since(start) < 2s);
+    }
+  }
+  SECTION("graceful destructor, stuck tasks with a timeout") {
+    Clock::time_point start;
+    {
+      osiiso::ProcessQueue q({.workers = 2});
+      (void)q.submit({.timeout = 300ms}, faulttest::stuck, 0);
+      (void)q.submit({.timeout = 300ms}, faulttest::stuck, 1);
+      q.start();
+      REQUIRE(eventually([&] { return q.active_count() == 2; }, 5s));
+      start = Clock::now();
+    }
+    CHECK(since(start) < 2s);
+  }
+}
