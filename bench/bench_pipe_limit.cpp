@@ -65,6 +65,8 @@ std::vector<double> ping_pong(std::size_t message, bool big_buffer, int rounds) 
   const int cpus = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::close(to_child[1]);  // so that the parent's close is our end of file
+    ::close(to_parent[0]);
     pin(cpus > 1 ? 1 : 0);
     std::vector<char> buffer(message);
     char ack[8] = {};

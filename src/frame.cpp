@@ -8,6 +8,7 @@
 #include <cxxabi.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -158,9 +159,24 @@ void append_frame(std::string& out, FrameType type, std::string_view payload, st
   out.append(payload);
 }
 
+void append_frame_header(std::string& out, FrameType type, std::size_t payload_size, std::size_t max_size) {
+  char header[kFrameHeaderSize];
+  fill_header(header, type, payload_size, max_size);
+  out.append(header, sizeof header);
+}
+
 bool write_frame(int fd, FrameType type, std::string_view payload, std::size_t max_size) {
   char header[kFrameHeaderSize];
   fill_header(header, type, payload.size(), max_size);
+  // A small frame goes out in one write, so the reader wakes once per frame, not once for the
+  // header and again for the payload.
+  constexpr std::size_t kCoalesce = 4096;
+  if (payload.size() <= kCoalesce) {
+    char buffer[kFrameHeaderSize + kCoalesce];
+    std::memcpy(buffer, header, sizeof header);
+    std::memcpy(buffer + sizeof header, payload.data(), payload.size());
+    return write_all(fd, buffer, sizeof header + payload.size());
+  }
   return write_all(fd, header, sizeof header) && write_all(fd, payload.data(), payload.size());
 }
 
@@ -171,10 +187,20 @@ std::optional<Frame> read_frame(int fd, std::size_t max_size) {
   if (n == 0) return std::nullopt;
   if (static_cast<std::size_t>(n) < sizeof header) throw FrameError("truncated frame on a ProcessQueue pipe");
   const auto h = parse_header(header, max_size);
-  Frame frame{h.type, std::string(h.size, '\0')};
-  const auto m = read_full(fd, frame.payload.data(), frame.payload.size());
-  if (m < 0) throw FrameError(fmt::format("read from a ProcessQueue pipe failed: {}", std::strerror(errno)));
-  if (static_cast<std::uint64_t>(m) < h.size) throw FrameError("truncated frame on a ProcessQueue pipe");
+  // The buffer grows with the bytes that actually arrive (never sized from the header alone), so
+  // a corrupt length cannot make the reader allocate and touch up to max_size bytes.
+  constexpr std::size_t kChunk = std::size_t{1} << 20;
+  Frame frame{h.type, {}};
+  // Reserving (not touching) up to a bounded size spares a large payload a reallocation and copy.
+  frame.payload.reserve(std::min<std::uint64_t>(h.size, 64 * kChunk));
+  while (frame.payload.size() < h.size) {
+    const auto offset = frame.payload.size();
+    const auto want = std::min<std::uint64_t>(h.size - offset, std::max(kChunk, offset));
+    frame.payload.resize(offset + want);
+    const auto m = read_full(fd, frame.payload.data() + offset, want);
+    if (m < 0) throw FrameError(fmt::format("read from a ProcessQueue pipe failed: {}", std::strerror(errno)));
+    if (static_cast<std::uint64_t>(m) < want) throw FrameError("truncated frame on a ProcessQueue pipe");
+  }
   return frame;
 }
 
@@ -190,11 +216,9 @@ std::optional<Frame> FrameDecoder::next() {
   const auto available = buffer_.size() - consumed_;
   if (available < kFrameHeaderSize) return std::nullopt;
   const auto h = parse_header(buffer_.data() + consumed_, max_size_);
-  if (available - kFrameHeaderSize < h.size) {
-    // Reserve once the header is validated so a large payload is not copied repeatedly.
-    buffer_.reserve(consumed_ + kFrameHeaderSize + h.size);
-    return std::nullopt;
-  }
+  // Not reserved from the header: a corrupt length must not make the parent allocate up to
+  // max_size bytes; the buffer grows geometrically with the bytes that arrive.
+  if (available - kFrameHeaderSize < h.size) return std::nullopt;
   Frame frame{h.type, buffer_.substr(consumed_ + kFrameHeaderSize, h.size)};
   consumed_ += kFrameHeaderSize + h.size;
   if (consumed_ == buffer_.size()) {

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,6 +87,14 @@ enum Kind : std::uint64_t { kReply = 0, kRequest = 1, kPidfd = 2 };
 constexpr std::uint64_t kWakeTag = 0;
 constexpr std::uint64_t kServerTag = 1;
 
+// Requests up to this size are copied next to their header and written in one write() from a
+// buffer the slot keeps; larger ones are written in place from their task (no copy).
+constexpr std::size_t kInlineRequest = std::size_t{64} << 10;
+
+// How long the other workers of a cold pool wait for the first one's hello (see launch_missing).
+constexpr auto kFirstWorkerHold = std::chrono::milliseconds(20);
+constexpr auto kAfterHello = std::chrono::milliseconds(2);
+
 }  // namespace
 
 struct ProcessBackend::Impl {
@@ -110,8 +119,10 @@ struct ProcessBackend::Impl {
     std::optional<Attempt> attempt;
     std::string task_name;
     std::any (*decode)(std::string_view) = nullptr;
-    std::string out;
-    std::size_t out_offset = 0;
+    std::string out;                  // the frame header, or the whole frame when it is small
+    std::string_view out_body;        // a large request payload, written in place
+    std::shared_ptr<Task> out_owner;  // keeps out_body alive even if the attempt is interrupted
+    std::size_t out_offset = 0;       // over out, then out_body
     bool write_armed = false;
     FrameDecoder decoder;
     std::optional<int> status;  // wait status once reaped
@@ -128,6 +139,7 @@ struct ProcessBackend::Impl {
   Engine& engine;
   const ProcessBackendConfig config;
   UniqueFd wake_fd;
+  mutable std::atomic<bool> wake_pending{false};
 
   // Commands from other threads, guarded by mu.
   mutable std::mutex mu;
@@ -146,6 +158,8 @@ struct ProcessBackend::Impl {
   std::exception_ptr broken;        // a start failure every attempt now fails with
   std::exception_ptr launch_error;  // a transient start failure, reported to one attempt
   Clock::time_point retry_launch_at{};
+  Clock::time_point first_worker_hold{};
+  bool first_served = true;
   // Fork server.
   std::optional<ForkServerProcess> server;
   bool server_ready = false;
@@ -153,7 +167,11 @@ struct ProcessBackend::Impl {
   std::size_t pending_forks = 0;
   std::vector<char> read_buffer = std::vector<char>(std::size_t{1} << 18);
 
+  // One eventfd write per poller wake-up, not per call: while a wake-up is pending (set here,
+  // cleared by the poller before it reads the eventfd and looks at the queue), further calls are
+  // free. This takes a system call off every submit while the poller is busy.
   void wake() const noexcept {
+    if (wake_pending.exchange(true)) return;
     const std::uint64_t one = 1;
     [[maybe_unused]] const auto n = ::write(wake_fd.get(), &one, sizeof one);
   }
@@ -206,6 +224,7 @@ struct ProcessBackend::Impl {
         stop_all();
         return;
       }
+      dispatch(want);  // first: a worker that just said hello takes a task before more are started
       launch_missing(want);
       dispatch(want);
       wait_and_handle(next_timeout());
@@ -243,6 +262,12 @@ struct ProcessBackend::Impl {
 
   void launch_missing(std::size_t want) {
     if (broken || Clock::now() < retry_launch_at) return;
+    // A pool with no worker starts one and feeds it the first task before it starts the others
+    // (the poller is busy while it forks or spawns): the first result waits for one fork or exec,
+    // not for all. The hold ends with the first reply, kAfterHello after the first hello, or
+    // kFirstWorkerHold after the launch, whichever comes first.
+    const bool first = config.method != StartMethod::ForkServer && alive_count() == 0;
+    if (!first && !first_served && Clock::now() < first_worker_hold) return;
     while (alive_count() < want) {
       try {
         if (config.method == StartMethod::ForkServer) {
@@ -251,6 +276,11 @@ struct ProcessBackend::Impl {
         }
         auto launched = config.method == StartMethod::Spawn ? spawn_worker(config.executable) : fork_worker();
         add_slot(std::move(launched));
+        if (first && alive_count() < want) {
+          first_worker_hold = Clock::now() + kFirstWorkerHold;
+          first_served = false;
+          return;
+        }
       } catch (const std::exception& e) {
         launch_error = std::make_exception_ptr(OsiisoError(
             fmt::format("ProcessQueue: cannot start a worker process ({}): {}", to_string(config.method), e.what())));
@@ -382,7 +412,13 @@ struct ProcessBackend::Impl {
       s.out.clear();
       s.out_offset = 0;
       try {
-        append_frame(s.out, FrameType::Request, work.request, config.max_frame_size);
+        if (work.request.size() <= kInlineRequest) {
+          append_frame(s.out, FrameType::Request, work.request, config.max_frame_size);
+        } else {
+          append_frame_header(s.out, FrameType::Request, work.request.size(), config.max_frame_size);
+          s.out_body = work.request;
+          s.out_owner = attempt->task;
+        }
       } catch (const std::exception&) {
         s.out.clear();
         engine.complete(*attempt, Outcome{{}, std::current_exception()});
@@ -397,8 +433,17 @@ struct ProcessBackend::Impl {
   }
 
   void pump_write(Slot& s) {
-    while (s.out_offset < s.out.size()) {
-      const auto n = ::write(s.request.get(), s.out.data() + s.out_offset, s.out.size() - s.out_offset);
+    while (s.out_offset < s.out.size() + s.out_body.size()) {
+      iovec parts[2];
+      int count = 0;
+      if (s.out_offset < s.out.size()) {
+        parts[count++] = {s.out.data() + s.out_offset, s.out.size() - s.out_offset};
+      }
+      const std::size_t body_offset = s.out_offset > s.out.size() ? s.out_offset - s.out.size() : 0;
+      if (body_offset < s.out_body.size()) {
+        parts[count++] = {const_cast<char*>(s.out_body.data()) + body_offset, s.out_body.size() - body_offset};
+      }
+      const auto n = ::writev(s.request.get(), parts, count);
       if (n > 0) {
         s.out_offset += static_cast<std::size_t>(n);
         continue;
@@ -416,7 +461,9 @@ struct ProcessBackend::Impl {
       break;
     }
     s.out.clear();
-    s.out.shrink_to_fit();
+    if (s.out.capacity() > 2 * kInlineRequest) s.out.shrink_to_fit();
+    s.out_body = {};
+    s.out_owner.reset();
     s.out_offset = 0;
     if (s.write_armed) {
       unwatch(s.request.get());
@@ -467,6 +514,7 @@ struct ProcessBackend::Impl {
       switch (frame->type) {
         case FrameType::Hello:
           s.hello = true;
+          first_worker_hold = std::min(first_worker_hold, Clock::now() + kAfterHello);
           if (s.state == State::Starting) {
             s.state = State::Idle;
             s.deadline.reset();
@@ -486,6 +534,7 @@ struct ProcessBackend::Impl {
     Attempt attempt = std::move(*s.attempt);
     s.attempt.reset();
     s.state = State::Idle;
+    first_served = true;
     Outcome outcome;
     if (frame.type == FrameType::Value) {
       try {
@@ -626,6 +675,7 @@ struct ProcessBackend::Impl {
       }
     }
     if (retry_launch_at > now) consider(retry_launch_at);
+    if (first_worker_hold > now) consider(first_worker_hold);
     return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
   }
 
@@ -639,6 +689,7 @@ struct ProcessBackend::Impl {
     for (int i = 0; i < n; ++i) {
       const auto t = events[i].data.u64;
       if (t == kWakeTag) {
+        wake_pending = false;
         std::uint64_t value;
         [[maybe_unused]] const auto r = ::read(wake_fd.get(), &value, sizeof value);
         continue;
@@ -704,6 +755,9 @@ struct ProcessBackend::Impl {
         }
       }
       wait_and_handle(5);
+      // A worker interrupted just before the stop (cancel(), forced shutdown) may ignore SIGTERM:
+      // escalate to SIGKILL after kill_grace, not only at stop_timeout.
+      handle_deadlines();
       for (auto& [serial, s] : slots) {
         if (s.own_child) try_reap(s);
       }

@@ -8,6 +8,7 @@
 #include <osiiso/errors.hpp>
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio_ext.h>
 #include <sys/prctl.h>
@@ -94,6 +95,12 @@ void prepare_worker_process(pid_t parent) noexcept {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The parent may have died before prctl took effect.
   if (::getppid() != parent) std::_Exit(1);
+  // A worker serves one request after another: keep freed memory for the next one. With glibc's
+  // defaults a fresh worker returned its request and argument buffers to the kernel after every
+  // task and faulted them in again (~3 ms of page faults per 1 MiB argument). At most 64 MiB of
+  // freed memory stays mapped; blocks over 32 MiB are still mapped and unmapped one by one.
+  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
   // Catch2 and other hosts install handlers for fatal signals; a worker must just die so that
   // its parent can report the signal.
   for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) {

@@ -11,17 +11,20 @@
 
 #include "helpers.hpp"
 
+#include <unistd.h>
 #include <boost/serialization/access.hpp>
 #include <catch2/catch.hpp>
-#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -39,14 +42,23 @@ struct Poison {
     if constexpr (Archive::is_saving::value) {
       if (value < 0) throw std::length_error("poison cannot be saved");
     }
-    ar & value;
+    ar& value;
   }
 };
 
-Poison make_poison(int v) { return Poison{v}; }
+// A negative argument gives a result that cannot be saved; others give the worker's pid.
+Poison make_poison(int v) { return Poison{v < 0 ? v : static_cast<int>(::getpid())}; }
 int take_poison(Poison p) { return p.value; }
 int echo(int x) { return x; }
 int unknown_to_helper(int x) { return x; }
+int crash(int) {
+  std::raise(SIGSEGV);
+  return 0;
+}
+double sleepy(double seconds) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  return seconds;
+}
 
 }  // namespace badinput
 
@@ -55,6 +67,8 @@ OSIISO_TASK_AS("badinput::take_poison", badinput::take_poison);
 // Same name as in the helper program (tests/fault_parent.cpp), so that both binaries know it.
 OSIISO_TASK_AS("fault_parent::echo", badinput::echo);
 OSIISO_TASK_AS("badinput::unknown_to_helper", badinput::unknown_to_helper);
+OSIISO_TASK_AS("badinput::crash", badinput::crash);
+OSIISO_TASK_AS("badinput::sleepy", badinput::sleepy);
 
 namespace {
 
@@ -148,14 +162,15 @@ TEST_CASE("worker side: a bad request fails that task and the worker keeps servi
   garbage_args.resize(garbage_args.size() - 2);  // cut the argument archive short
   std::string input;
   input += frame(FrameType::Request, std::string("\xff\xff\xff\x7f", 4) + "x");  // name longer than the payload
-  input += frame(FrameType::Request, "");                                         // no name at all
+  input += frame(FrameType::Request, "");                                        // no name at all
   input += frame(FrameType::Request, osiiso::detail::encode_request("no::such_function", ""));
   input += frame(FrameType::Request, garbage_args);
-  input += frame(FrameType::Request, osiiso::detail::encode_request("fault_parent::echo", std::string(64, '\xee')));
+  input += frame(FrameType::Request, osiiso::detail::encode_request("fault_parent::echo", ""));  // no arguments
+  input += frame(FrameType::Request, echo_request(7) + "trailing");                              // extra bytes
   input += frame(FrameType::Request, echo_request(42));
   const auto served = serve(input);
   CHECK(served.code == 0);
-  REQUIRE(served.replies.size() == 7);
+  REQUIRE(served.replies.size() == 8);
   CHECK_THAT(decoded_error(served.replies[1]), Catch::Contains("malformed"));
   CHECK_THAT(decoded_error(served.replies[2]), Catch::Contains("malformed"));
   CHECK_THROWS_AS(std::rethrow_exception(osiiso::detail::decode_exception(served.replies[3].payload)),
@@ -163,8 +178,9 @@ TEST_CASE("worker side: a bad request fails that task and the worker keeps servi
   CHECK_THAT(decoded_error(served.replies[3]), Catch::Contains("no::such_function"));
   CHECK_THAT(decoded_error(served.replies[4]), Catch::Contains("fault_parent::echo"));
   CHECK_THAT(decoded_error(served.replies[5]), Catch::Contains("fault_parent::echo"));
-  REQUIRE(served.replies[6].type == FrameType::Value);
-  CHECK(std::any_cast<int>(osiiso::detail::decode_result<int>(served.replies[6].payload)) == 42);
+  CHECK_THAT(decoded_error(served.replies[6]), Catch::Contains("unexpected bytes"));
+  REQUIRE(served.replies[7].type == FrameType::Value);
+  CHECK(std::any_cast<int>(osiiso::detail::decode_result<int>(served.replies[7].payload)) == 42);
 }
 
 #ifdef OSIISO_FAULT_PARENT
@@ -207,13 +223,13 @@ TEST_CASE("parent side: a malformed reply fails that task with a clear error; th
     std::string mode;
     std::string message;
   };
-  const auto c = GENERATE(Case{"bad_magic", "bad magic byte"}, Case{"bad_type", "unknown type 99"},
-                          Case{"oversized", "exceeds the ProcessQueue limit"},
-                          Case{"huge_then_exit", "exited with code 0 while running task 'fault_parent::echo'"},
-                          Case{"truncated_header", "exited with code 0"},
-                          Case{"unexpected_request", "unexpected frame"},
-                          Case{"garbage_value", "could not be deserialized"},
-                          Case{"garbage_error", "malformed payload"}, Case{"unknown_error_kind", "kind 99"});
+  const auto c =
+      GENERATE(Case{"bad_magic", "bad magic byte"}, Case{"bad_type", "unknown type 99"},
+               Case{"oversized", "exceeds the ProcessQueue limit"},
+               Case{"huge_then_exit", "exited with code 0 while running task 'fault_parent::echo'"},
+               Case{"truncated_header", "exited with code 0"}, Case{"unexpected_request", "unexpected frame"},
+               Case{"garbage_value", "could not be deserialized"}, Case{"garbage_error", "malformed payload"},
+               Case{"unknown_error_kind", "kind 99"});
   CAPTURE(c.mode);
   std::vector<osiiso::detail::PreparedTask> tasks;
   tasks.push_back(osiiso::detail::make_process_work(badinput::echo, 1));
@@ -247,15 +263,18 @@ TEST_CASE("a spawned worker from a different binary fails an unknown function wi
 }
 #endif
 
-TEST_CASE("a result whose serialization throws fails that task; the worker keeps serving", "[bad_input][process_queue]") {
+TEST_CASE("a result whose serialization throws fails that task; the worker keeps serving",
+          "[bad_input][process_queue]") {
   osiiso::ProcessQueue q({.workers = 1});
   auto bad = q.submit(badinput::make_poison, -1);
   auto good = q.submit(badinput::make_poison, 4);
+  auto later = q.submit(badinput::make_poison, 1);
   const auto summary = q.run();
   CHECK(summary.failed == 1);
-  CHECK_THAT(error_text(bad.exception()), Catch::Contains("poison cannot be saved"));
-  CHECK(good.value().value == 4);
-  CHECK(q.stats().workers == 1);
+  CHECK_THAT(error_text(bad.exception()),
+             Catch::Contains("poison cannot be saved") && Catch::Contains("badinput::make_poison"));
+  CHECK(good.value().value > 0);
+  CHECK(good.value().value == later.value().value);  // the same worker served on
 }
 
 TEST_CASE("an exception while building arguments reaches the submitter; the queue is unharmed",
@@ -301,4 +320,28 @@ TEST_CASE("hooks that throw are swallowed and never break the queue", "[bad_inpu
   CHECK(completes.load() == 5);
   CHECK(retries.load() == 2);
   for (int i = 0; i < 4; ++i) CHECK(handles[static_cast<std::size_t>(i)].value() == i + 1);
+}
+
+// The smoke test scripts/valgrind.sh runs under memcheck: values, an exception, a crash, a
+// timeout and a forced shutdown, in one queue.
+TEST_CASE("ProcessQueue smoke test for valgrind", "[process_queue][valgrind]") {
+  {
+    osiiso::ProcessQueue q({.workers = 2});
+    auto values = q.map(badinput::echo, std::vector{1, 2, 3});
+    auto bad = q.submit(badinput::make_poison, -1);
+    auto crash = q.submit(badinput::crash, 0);
+    auto timed = q.submit({.timeout = 200ms}, badinput::sleepy, 10.0);
+    const auto summary = q.run();
+    CHECK(summary.succeeded == 3);
+    CHECK(summary.failed == 3);
+    CHECK_THROWS_AS(crash.value(), osiiso::WorkerDiedError);
+    CHECK_THROWS_AS(timed.value(), osiiso::TimeoutError);
+    CHECK(values[2].value() == 3);
+  }
+  osiiso::ProcessQueue q({.workers = 1});
+  auto stuck = q.submit(badinput::sleepy, 10.0);
+  q.start();
+  CHECK(osiiso::test::eventually([&] { return q.active_count() == 1; }, 10s));
+  q.shutdown({.force = true});
+  CHECK(stuck.cancelled());
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -56,6 +57,7 @@ int mixed(int kind, int value) {
 }
 
 int trivial(int x) { return x + 1; }
+int worker_pid(int) { return static_cast<int>(::getpid()); }
 
 // Writes its pid to `path`, then sleeps: a task to be killed from outside.
 int report_pid_and_sleep(std::string path) {
@@ -79,6 +81,7 @@ int stuck(int) {
 
 OSIISO_TASK_AS("faulttest::mixed", faulttest::mixed);
 OSIISO_TASK_AS("faulttest::trivial", faulttest::trivial);
+OSIISO_TASK_AS("faulttest::worker_pid", faulttest::worker_pid);
 OSIISO_TASK_AS("faulttest::report_pid_and_sleep", faulttest::report_pid_and_sleep);
 OSIISO_TASK_AS("faulttest::stuck", faulttest::stuck);
 
@@ -170,7 +173,8 @@ TEST_CASE("fault: a worker SIGKILLed from outside fails only its task, and its s
   const auto path = temp_path("osiiso_fault_pid");
   std::filesystem::remove(path);
   {
-    osiiso::ProcessQueue q({.workers = 2});
+    // One worker: every task after the victim can only run if the slot is refilled.
+    osiiso::ProcessQueue q({.workers = 1});
     auto victim = q.submit(faulttest::report_pid_and_sleep, path);
     std::vector<osiiso::SyncTaskHandle<int>> others;
     for (int i = 0; i < 200; ++i) others.push_back(q.submit(faulttest::trivial, i));
@@ -181,17 +185,17 @@ TEST_CASE("fault: a worker SIGKILLed from outside fails only its task, and its s
     REQUIRE(pid > 0);
     REQUIRE(::kill(pid, SIGKILL) == 0);
     for (int i = 200; i < 400; ++i) others.push_back(q.submit(faulttest::trivial, i));
-    const auto summary = q.run();
-    CHECK(summary.total_submitted == 401);
-    CHECK(summary.succeeded == 400);
-    CHECK(summary.failed == 1);
+    auto after = q.submit(faulttest::worker_pid, 0);
+    q.join();
     CHECK_THROWS_AS(victim.value(), osiiso::WorkerDiedError);
-    CHECK_THAT(error_text(victim.exception()),
-               Catch::Contains("SIGKILL") && Catch::Contains("report_pid_and_sleep") &&
-                   Catch::Contains(std::to_string(pid)));
+    CHECK_THAT(error_text(victim.exception()), Catch::Contains("SIGKILL") && Catch::Contains("report_pid_and_sleep") &&
+                                                   Catch::Contains(std::to_string(pid)));
     for (int i = 0; i < 400; ++i) CHECK(others[static_cast<std::size_t>(i)].value() == i + 1);
-    // The slot was refilled: two live workers again.
-    CHECK(eventually([&] { return q.stats().workers == 2; }, 2s));
+    CHECK(after.value() != pid);  // a new worker
+    const auto results = q.results();
+    CHECK(results.size() == 402);
+    CHECK(std::count_if(results.begin(), results.end(),
+                        [](const osiiso::TaskResult& r) { return r.status == TaskStatus::Succeeded; }) == 401);
   }
   std::filesystem::remove(path);
 }
@@ -373,9 +377,10 @@ TEST_CASE("fault: descriptors and children return to baseline after each queue",
       (void)q.submit(faulttest::mixed, int{faulttest::Exit}, 0);
       (void)q.submit({.timeout = 50ms}, faulttest::mixed, int{faulttest::Timeout}, 0);
       (void)q.submit(faulttest::mixed, int{faulttest::Throw}, 0);
+      q.start();
+      CHECK(eventually([&] { return child_count() > children; }, 5s));
       const auto summary = q.run();
       CHECK(summary.failed == 4);
-      CHECK(child_count() > children);
     }
     CHECK(fd_count() == fds);
     CHECK(child_count() == children);
@@ -402,14 +407,23 @@ TEST_CASE("fault: the parent's RSS stops growing over 100,000 trivial tasks", "[
     q.clear_results();
     rss_kb.push_back(status_kb("VmRSS"));
   }
-  // Warm-up: the first two batches size the allocator's arenas; afterwards growth must stop.
-  const auto growth_kb = static_cast<long>(rss_kb.back()) - static_cast<long>(rss_kb[1]);
+  // The allocator's arenas settle during the first half (RSS swings there under load); a leak
+  // shows as the second half's peak climbing past the first half's (100 B per task = ~5 MiB).
+  const auto half = rss_kb.begin() + kBatches / 2;
+  const auto growth_kb = static_cast<long>(*std::max_element(half, rss_kb.end())) -
+                         static_cast<long>(*std::max_element(rss_kb.begin(), half));
   std::string series;
   for (const auto kb : rss_kb) series += std::to_string(kb) + " ";
-  std::fprintf(stderr, "fault RSS: %zu tasks in %.1f s; VmRSS kB after each batch: %s; growth after warm-up: %ld kB\n",
+  std::fprintf(stderr, "fault RSS: %zu tasks in %.1f s; VmRSS kB after each batch: %s; growth of the peak: %ld kB\n",
                total, since(started).count(), series.c_str(), growth_kb);
   CHECK(total == std::size_t{kBatches} * kBatch);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Sanitizer allocators keep freed memory in quarantine: RSS says nothing there (their own leak
+  // and race checks do).
+  SUCCEED("the RSS bound is checked in builds without sanitizers");
+#else
   CHECK(growth_kb < 2048);
+#endif
 }
 
 TEST_CASE("fault: shutdown(force), cancel() and the destructor return within 2 s despite stuck tasks", "[fault]") {

@@ -69,11 +69,19 @@ void save_values(std::string& out, const T&... values) {
 }
 
 // Deserializes into `values` in order; throws boost::archive::archive_exception on bad input.
+// Bytes left over mean the payload is not what the other side saved (a corrupt frame, or a
+// worker of another binary): an error, not a silently wrong value.
 template <class... T>
 void load_values(std::string_view in, T&... values) {
   ViewSource source(in);
-  boost::archive::binary_iarchive archive(source, kArchiveFlags);
-  (archive >> ... >> values);
+  {
+    boost::archive::binary_iarchive archive(source, kArchiveFlags);
+    (archive >> ... >> values);
+  }
+  if (source.in_avail() != 0) {
+    throw boost::archive::archive_exception(boost::archive::archive_exception::input_stream_error,
+                                            "unexpected bytes after the archive");
+  }
 }
 
 template <class... T>

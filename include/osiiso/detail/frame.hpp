@@ -40,6 +40,10 @@ inline constexpr std::size_t kFrameHeaderSize = 10;
 
 // Appends one frame to `out`; throws FrameError when the payload exceeds `max_size`.
 void append_frame(std::string& out, FrameType type, std::string_view payload, std::size_t max_size = kMaxFrameSize);
+// Appends only the header of a frame whose payload (of `payload_size` bytes) is written separately;
+// throws FrameError when it exceeds `max_size`.
+void append_frame_header(std::string& out, FrameType type, std::size_t payload_size,
+                         std::size_t max_size = kMaxFrameSize);
 
 // Blocking write of one frame; false when the pipe is gone (EPIPE etc.).
 bool write_frame(int fd, FrameType type, std::string_view payload, std::size_t max_size = kMaxFrameSize);

@@ -110,12 +110,12 @@ PreparedTask make_process_work(F&& fn, A&&... args) {
     if (entry == nullptr) throw_unregistered(reinterpret_cast<AnyFunction>(function), typeid(D).name());
 
     const typename Traits::Arguments arguments{std::forward<A>(args)...};
-    std::string archive;
-    if constexpr (Traits::arity > 0) save_tuple(archive, arguments);
-
     auto work = std::make_unique<ProcessWork>();
     work->name = entry->name;
-    work->request = encode_request(entry->name, archive);
+    // The archive is appended right after the encoded name: the request is built in place, not
+    // copied from a separate archive (which would cost a copy of a large argument).
+    work->request = encode_request(entry->name, {});
+    if constexpr (Traits::arity > 0) save_tuple(work->request, arguments);
     work->decode = &decode_result<Value>;
     return PreparedTask{std::move(work), entry->name};
   } else {

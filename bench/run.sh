@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Builds the benchmarks (Release), runs osiiso and its Python peers interleaved, and prints the
+# table (medians over the rounds). Usage: bench/run.sh [results-dir]
+#   BENCH_ROUNDS   rounds of every workload but the 1M-task scale test (default 3)
+#   BENCH_SCALE_N  tasks of the scale test, run once per implementation (default 1000000)
+#   BENCH_SCALE_N_PPE  the same for ProcessPoolExecutor (default 200000: at its ~5k tasks/s on
+#                  this machine a million would take over three minutes alone)
+#   BENCH_NO_BUILD=1 reuse build/bench as it is
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+build="$root/build/bench"
+rounds="${BENCH_ROUNDS:-3}"
+scale_n="${BENCH_SCALE_N:-1000000}"
+scale_n_ppe="${BENCH_SCALE_N_PPE:-200000}"
+out="${1:-$build/results-$(date +%Y%m%d-%H%M%S)}"
+mkdir -p "$out"
+
+if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOSIISO_BUILD_BENCH=ON \
+    -DOSIISO_BUILD_TESTS=OFF -DOSIISO_BUILD_EXAMPLES=OFF -DOSIISO_INSTALL=OFF >/dev/null
+  cmake --build "$build" --target osiiso_bench >&2
+fi
+bench="$build/bench/osiiso_bench"
+peers=(python3 "$here/peers/pools.py")
+
+osiiso() {  # osiiso() NAME FILTER
+  "$bench" --benchmark_filter="$2" --benchmark_out="$out/$1.json" --benchmark_out_format=json \
+    --benchmark_format=console >&2
+}
+
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round/$rounds" >&2
+  osiiso "pipe-$round" '^pipe/'
+  for w in startup roundtrip throughput payload cpu_scaling; do
+    echo "-- $w" >&2
+    osiiso "$w-$round" "^$w/"
+    for impl in ppe pool; do "${peers[@]}" "$impl" "$w" >>"$out/peers-$round.jsonl"; done
+    if [[ $w == startup ]]; then
+      for impl in ppe pool; do "${peers[@]}" "$impl" "$w" --context spawn >>"$out/peers-$round.jsonl"; done
+    fi
+  done
+  osiiso "threads-$round" '^threads/'
+  "${peers[@]}" tpe threads >>"$out/peers-$round.jsonl"
+done
+
+echo "== scale: $scale_n tasks, once per implementation" >&2
+OSIISO_BENCH_SCALE_N="$scale_n" osiiso scale '^scale/'
+"${peers[@]}" pool scale --scale-n "$scale_n" >>"$out/peers-scale.jsonl"
+"${peers[@]}" ppe scale --scale-n "$scale_n_ppe" >>"$out/peers-scale.jsonl"
+
+echo "results in $out" >&2
+python3 "$here/report.py" "$out"
