@@ -10,6 +10,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -107,6 +109,23 @@ auto gated(std::shared_ptr<Gate> gate, T value) {
     gate->wait(stop);
     return value;
   };
+}
+
+/// Child processes of every thread of this process.
+inline std::size_t child_count() {
+  std::size_t n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "children");
+    for (std::string pid; in >> pid;) ++n;
+  }
+  return n;
+}
+
+/// Open file descriptors of this process.
+inline std::size_t fd_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
 }
 
 /// Time elapsed since `start`.

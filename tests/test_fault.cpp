@@ -36,7 +36,9 @@ using namespace std::chrono_literals;
 using osiiso::Clock;
 using osiiso::Seconds;
 using osiiso::TaskStatus;
+using osiiso::test::child_count;
 using osiiso::test::eventually;
+using osiiso::test::fd_count;
 using osiiso::test::since;
 
 namespace faulttest {
@@ -86,21 +88,6 @@ OSIISO_TASK_AS("faulttest::report_pid_and_sleep", faulttest::report_pid_and_slee
 OSIISO_TASK_AS("faulttest::stuck", faulttest::stuck);
 
 namespace {
-
-std::size_t child_count() {
-  std::size_t n = 0;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream in(task.path() / "children");
-    for (std::string pid; in >> pid;) ++n;
-  }
-  return n;
-}
-
-std::size_t fd_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
 
 // A field of /proc/self/status in kB ("VmRSS", "VmHWM").
 std::size_t status_kb(const std::string& field) {

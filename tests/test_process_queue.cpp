@@ -41,7 +41,9 @@ using namespace std::chrono_literals;
 using osiiso::Clock;
 using osiiso::Seconds;
 using osiiso::TaskStatus;
+using osiiso::test::child_count;
 using osiiso::test::eventually;
+using osiiso::test::fd_count;
 
 namespace pqtest {
 
@@ -154,22 +156,6 @@ Seconds since(Clock::time_point start) { return Clock::now() - start; }
 
 std::string marker_path() {
   return (std::filesystem::temp_directory_path() / ("osiiso_flaky_" + std::to_string(::getpid()))).string();
-}
-
-// Child processes of every thread of this process.
-std::size_t child_count() {
-  std::size_t n = 0;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream in(task.path() / "children");
-    for (std::string pid; in >> pid;) ++n;
-  }
-  return n;
-}
-
-std::size_t fd_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
 }
 
 // Points stdout at /dev/null while alive (forked workers inherit it).
