@@ -79,19 +79,7 @@ void throughput(benchmark::State& state, const char* method) {
   osiiso::ProcessQueue q(options(method, 2));
   q.start();
   for (int i = 0; i < 200; ++i) benchmark::DoNotOptimize(q.submit(noop, i).value());
-  std::vector<double> rates;
-  for (auto _ : state) {
-    for (int round = 0; round < 3; ++round) {
-      q.clear_results();
-      std::vector<osiiso::SyncTaskHandle<int>> handles;
-      handles.reserve(kTasks);
-      const auto start = BenchClock::now();
-      for (int i = 0; i < kTasks; ++i) handles.push_back(q.submit(noop, i));
-      for (auto& h : handles) benchmark::DoNotOptimize(h.value());
-      rates.push_back(kTasks / seconds_since(start));
-    }
-  }
-  state.counters["tasks_per_s"] = osiiso::bench::median(rates);
+  state.counters["tasks_per_s"] = osiiso::bench::one_by_one_rate(state, q, noop, kTasks);
 }
 
 // 4. A 1 MiB argument whose size is returned, 200 times sequentially.

@@ -27,19 +27,7 @@ int noop(int x) { return x; }
 void thread_queue(benchmark::State& state) {
   osiiso::ThreadQueue q({.workers = 2});
   q.start();
-  std::vector<double> rates;
-  for (auto _ : state) {
-    for (int round = 0; round < 3; ++round) {
-      q.clear_results();
-      std::vector<osiiso::SyncTaskHandle<int>> handles;
-      handles.reserve(kTasks);
-      const auto start = BenchClock::now();
-      for (int i = 0; i < kTasks; ++i) handles.push_back(q.submit(noop, i));
-      for (auto& h : handles) benchmark::DoNotOptimize(h.value());
-      rates.push_back(kTasks / seconds_since(start));
-    }
-  }
-  state.counters["tasks_per_s"] = osiiso::bench::median(rates);
+  state.counters["tasks_per_s"] = osiiso::bench::one_by_one_rate(state, q, noop, kTasks);
 }
 
 // The baseline: what a hand-written pool with one lock and std::packaged_task costs.

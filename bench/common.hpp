@@ -2,6 +2,8 @@
 // Small helpers shared by the benchmark files: clocks, sample statistics, resident memory.
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -26,6 +28,25 @@ inline double quantile(std::vector<double> samples, double q) {
 }
 
 inline double median(std::vector<double> samples) { return quantile(std::move(samples), 0.5); }
+
+// Tasks per second of `tasks` calls `fn(i)` submitted one by one to a started queue, then all
+// waited on; three rounds per benchmark iteration, median of every round.
+template <class Queue, class Fn>
+double one_by_one_rate(benchmark::State& state, Queue& q, Fn fn, int tasks) {
+  std::vector<double> rates;
+  for (auto _ : state) {
+    for (int round = 0; round < 3; ++round) {
+      q.clear_results();
+      std::vector<decltype(q.submit(fn, 0))> handles;
+      handles.reserve(static_cast<std::size_t>(tasks));
+      const auto start = BenchClock::now();
+      for (int i = 0; i < tasks; ++i) handles.push_back(q.submit(fn, i));
+      for (auto& h : handles) benchmark::DoNotOptimize(h.value());
+      rates.push_back(tasks / seconds_since(start));
+    }
+  }
+  return median(rates);
+}
 
 // Resident set size of this process in bytes (from /proc/self/statm).
 inline double resident_bytes() {
