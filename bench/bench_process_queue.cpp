@@ -5,8 +5,6 @@
 #include <osiiso/osiiso.hpp>
 #include <osiiso/process_queue.hpp>
 
-#include <malloc.h>
-
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -104,15 +102,6 @@ void payload(benchmark::State& state, const char* method) {
   state.counters["GB_per_s"] = kCalls * static_cast<double>(data.size()) / total / 1e9;
 }
 
-// 4b. The same after the application told glibc to keep freed memory (what the worker does for
-// itself): without it, every 1 MiB request buffer of the parent is returned to the kernel when
-// its task ends and faulted in again by the next submit. Registered last: it changes the process.
-void payload_trim(benchmark::State& state, const char* method) {
-  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  payload(state, method);
-}
-
 // 5. 8 CPU-bound tasks of ~0.25 s each, with 1 worker and with 2.
 void cpu_scaling(benchmark::State& state, const char* method) {
   constexpr int kTasks = 8;
@@ -188,7 +177,3 @@ BENCHMARK_CAPTURE(payload, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMill
 BENCHMARK_CAPTURE(cpu_scaling, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(cpu_scaling, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(scale, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(payload_trim, fork, "fork")
-    ->Name("payload/fork_malloc_trim_64MiB")
-    ->Iterations(1)
-    ->Unit(benchmark::kMillisecond);

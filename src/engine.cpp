@@ -146,7 +146,7 @@ TaskStatePtr Engine::submit(std::unique_ptr<Work> work, const TaskOptions& optio
 
 void Engine::push_ready_locked(const TaskPtr& task) {
   task->where = Where::Queued;
-  ready_.push_back(task);
+  ready_.push_back(Ready{task->priority, task->seq, task});
   std::push_heap(ready_.begin(), ready_.end(), ReadyOrder{});
   if (started_) {
     scale_locked();
@@ -185,7 +185,7 @@ std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt
     if (!started_) return std::nullopt;
     while (!ready_.empty()) {
       std::pop_heap(ready_.begin(), ready_.end(), ReadyOrder{});
-      TaskPtr task = std::move(ready_.back());
+      TaskPtr task = std::move(ready_.back().task);
       ready_.pop_back();
       if (task->where != Where::Queued) continue;  // cancelled while queued
       if (halt_ && !task->state->must_complete) {
@@ -336,11 +336,12 @@ void Engine::finalize(Settled settled) {
   TaskResult result = make_result(*task->state, settled.status, std::move(settled.message));
   result.exception = settled.outcome.error;
   result.set_value(std::move(settled.outcome.value));
+  auto stored = std::make_unique<const TaskResult>(result);
   std::vector<std::function<void(const SyncTaskHandle<>&)>> callbacks;
   {
     std::lock_guard state_lock(task->state->mu);
     task->state->status = settled.status;
-    task->state->result = result;
+    task->state->result = std::move(stored);
     callbacks.swap(task->state->callbacks);
   }
   task->state->cv.notify_all();
@@ -389,7 +390,8 @@ void Engine::abort_tasks(bool kill) {
         settled.push_back({t, TaskStatus::Cancelled, {}, "cancelled before execution"});
       }
     }
-    for (const auto& t : ready_) {
+    for (const auto& entry : ready_) {
+      const TaskPtr& t = entry.task;
       if (t->where == Where::Queued && selected(t)) {
         t->where = Where::Done;
         settled.push_back({t, TaskStatus::Cancelled, {}, "cancelled before execution"});

@@ -117,7 +117,7 @@ struct ProcessBackend::Impl {
     Deadline deadline;  // start timeout, SIGKILL escalation, or reap wait
     bool term_sent = false;
     std::optional<Attempt> attempt;
-    std::string task_name;
+    std::string_view task_name;  // a registry entry's name
     std::any (*decode)(std::string_view) = nullptr;
     std::string out;                  // the frame header, or the whole frame when it is small
     std::string_view out_body;        // a large request payload, written in place

@@ -2,6 +2,7 @@
 // The worker loop: read a request, run the registered function, write the reply.
 #include <osiiso/detail/worker.hpp>
 
+#include <osiiso/detail/buffer_pool.hpp>
 #include <osiiso/detail/fd.hpp>
 #include <osiiso/detail/frame.hpp>
 #include <osiiso/detail/registry.hpp>
@@ -120,6 +121,7 @@ void run_forked_worker(int request_fd, int reply_fd, pid_t parent) noexcept {
   __fpurge(stdout);
   __fpurge(stderr);
   Registry::instance().reset_after_fork();
+  reset_buffer_pool_after_fork();
   const int code = serve_requests(request_fd, reply_fd);
   flush_output();
   std::_Exit(code);

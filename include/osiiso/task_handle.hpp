@@ -49,7 +49,7 @@ class [[nodiscard]] SyncTaskHandle {
   const TaskResult& wait() const {
     start_queue_if_idle();
     std::unique_lock lock(state_->mu);
-    state_->cv.wait(lock, [this] { return state_->result.has_value(); });
+    state_->cv.wait(lock, [this] { return state_->result != nullptr; });
     return *state_->result;
   }
 
@@ -58,7 +58,7 @@ class [[nodiscard]] SyncTaskHandle {
   const TaskResult& wait(std::chrono::duration<Rep, Period> timeout) const {
     start_queue_if_idle();
     std::unique_lock lock(state_->mu);
-    if (!state_->cv.wait_for(lock, timeout, [this] { return state_->result.has_value(); })) {
+    if (!state_->cv.wait_for(lock, timeout, [this] { return state_->result != nullptr; })) {
       throw TimeoutError("SyncTaskHandle::wait(): task '" + state_->name + "' did not finish within the timeout");
     }
     return *state_->result;
@@ -102,7 +102,7 @@ class [[nodiscard]] SyncTaskHandle {
   /// True once the task has a final result.
   [[nodiscard]] bool done() const {
     std::lock_guard lock(state_->mu);
-    return state_->result.has_value();
+    return state_->result != nullptr;
   }
 
   /// True if the task was cancelled.

@@ -128,9 +128,15 @@ class Engine : public std::enable_shared_from_this<Engine> {
   [[nodiscard]] Stats stats() const;
 
  private:
+  // The ordering keys are copied into the heap so that sifting never touches the tasks.
+  struct Ready {
+    int priority;
+    std::uint64_t seq;
+    TaskPtr task;
+  };
   struct ReadyOrder {
-    bool operator()(const TaskPtr& a, const TaskPtr& b) const {
-      return a->priority != b->priority ? a->priority > b->priority : a->seq > b->seq;
+    bool operator()(const Ready& a, const Ready& b) const {
+      return a.priority != b.priority ? a.priority > b.priority : a.seq > b.seq;
     }
   };
   enum class TimerKind { Due, Deadline };
@@ -174,7 +180,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::condition_variable done_cv_;
   std::condition_variable timer_cv_;
   std::condition_variable shutdown_cv_;
-  std::vector<TaskPtr> ready_;
+  std::vector<Ready> ready_;
   std::vector<Timer> timers_;
   std::unordered_set<TaskPtr> active_;
   std::vector<TaskResult> results_;

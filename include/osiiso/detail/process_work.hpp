@@ -4,6 +4,7 @@
 
 #include <osiiso/detail/archive.hpp>
 #include <osiiso/detail/backend.hpp>
+#include <osiiso/detail/buffer_pool.hpp>
 #include <osiiso/detail/frame.hpp>
 #include <osiiso/detail/prepared_task.hpp>
 #include <osiiso/detail/registry.hpp>
@@ -24,8 +25,16 @@ namespace osiiso::detail {
 
 // The backend payload of one ProcessQueue task.
 struct ProcessWork final : Work {
-  // The registered name of the function.
-  std::string name;
+  ProcessWork() = default;
+  ProcessWork(const ProcessWork&) = delete;
+  ProcessWork& operator=(const ProcessWork&) = delete;
+  ProcessWork(ProcessWork&&) = delete;
+  ProcessWork& operator=(ProcessWork&&) = delete;
+  // A large request's buffer serves a later submission (see buffer_pool.hpp).
+  ~ProcessWork() override { recycle_buffer(std::move(request)); }
+
+  // The registered name of the function (registry entries live as long as the process).
+  std::string_view name;
   // The Request frame payload: encode_request(name, argument archive).
   std::string request;
   // Rebuilds the value from a Value frame payload (empty std::any for void).
@@ -53,6 +62,23 @@ constexpr bool arguments_convert() {
       return (std::is_convertible_v<A&&, P> && ... && true);
     }(static_cast<typename Traits::Arguments*>(nullptr));
   }
+}
+
+// An argument as the parameter type P: the argument itself when it already is a P (so a large
+// argument is serialized from the caller's object, not from a copy), else a converted P.
+template <class P, class A>
+decltype(auto) as_parameter(A&& argument) {
+  if constexpr (std::is_same_v<std::remove_cvref_t<A>, P>) {
+    return static_cast<const P&>(argument);
+  } else {
+    return static_cast<P>(std::forward<A>(argument));
+  }
+}
+
+// Appends the argument archive of a function with parameters `P...` to `out`.
+template <class... P, class... A>
+void save_arguments(std::string& out, std::tuple<P...>* /*parameters*/, A&&... arguments) {
+  save_values(out, as_parameter<P>(std::forward<A>(arguments))...);
 }
 
 // The readable compile-time errors of ProcessQueue submission, in the order a user meets them.
@@ -109,13 +135,14 @@ PreparedTask make_process_work(F&& fn, A&&... args) {
     const auto* entry = Registry::instance().find(reinterpret_cast<AnyFunction>(function));
     if (entry == nullptr) throw_unregistered(reinterpret_cast<AnyFunction>(function), typeid(D).name());
 
-    const typename Traits::Arguments arguments{std::forward<A>(args)...};
     auto work = std::make_unique<ProcessWork>();
     work->name = entry->name;
     // The archive is appended right after the encoded name: the request is built in place, not
     // copied from a separate archive (which would cost a copy of a large argument).
     work->request = encode_request(entry->name, {});
-    if constexpr (Traits::arity > 0) save_tuple(work->request, arguments);
+    if constexpr (Traits::arity > 0) {
+      save_arguments(work->request, static_cast<typename Traits::Arguments*>(nullptr), std::forward<A>(args)...);
+    }
     work->decode = &decode_result<Value>;
     return PreparedTask{std::move(work), entry->name};
   } else {

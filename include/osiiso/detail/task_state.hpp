@@ -42,7 +42,8 @@ struct TaskState {
   TaskStatus status = TaskStatus::Pending;
   std::size_t attempts = 0;
   std::optional<Clock::time_point> started_at;
-  std::optional<TaskResult> result;
+  // Set once, when the task finishes; on the heap because a pending task needs no room for it.
+  std::unique_ptr<const TaskResult> result;
   std::vector<std::function<void(const SyncTaskHandle<>&)>> callbacks;
 };
 
