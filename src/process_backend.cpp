@@ -301,6 +301,10 @@ struct ProcessBackend::Impl {
     slot.reply = std::move(launched.reply);
     slot.decoder = FrameDecoder(config.max_frame_size);
     slot.deadline = Clock::now() + to_duration(config.start_timeout);
+    // A forked child runs our code from its first instruction: it can be sent its first request
+    // before its hello arrives (the pipe holds it), which spares the first task a round of
+    // wake-ups. The start deadline still holds until the hello (see handle_deadlines).
+    if (config.method == StartMethod::Fork) slot.state = State::Idle;
     auto& s = slots.emplace(slot.serial, std::move(slot)).first->second;
     watch(s.reply.get(), EPOLLIN, tag(s, kReply));
     if (s.pidfd) watch(s.pidfd.get(), EPOLLIN, tag(s, kPidfd));
@@ -515,10 +519,8 @@ struct ProcessBackend::Impl {
         case FrameType::Hello:
           s.hello = true;
           first_worker_hold = std::min(first_worker_hold, Clock::now() + kAfterHello);
-          if (s.state == State::Starting) {
-            s.state = State::Idle;
-            s.deadline.reset();
-          }
+          if (s.state == State::Starting) s.state = State::Idle;
+          if (s.state == State::Idle || s.state == State::Busy) s.deadline.reset();
           break;
         case FrameType::Value:
         case FrameType::Error: finish_attempt(s, *frame); break;
@@ -611,7 +613,14 @@ struct ProcessBackend::Impl {
           s.deadline.reset();
           break;
         case State::Idle:
-        case State::Busy: s.deadline.reset(); break;
+        case State::Busy:
+          // A forked worker fed before its hello that never sent it is stuck before serving (a
+          // lock held at fork time, say): killed like a worker that fails to start; its attempt
+          // fails as if it had crashed.
+          signal_slot(s, SIGKILL);
+          s.state = State::Killing;
+          s.deadline.reset();
+          break;
       }
     }
   }
