@@ -498,7 +498,7 @@ struct ProcessBackend::Impl {
     }
   }
 
-  void close_reply(Slot& s) {
+  void close_reply(Slot& s) const {
     unwatch(s.reply.get());
     s.reply.reset();
   }

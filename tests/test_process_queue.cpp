@@ -766,22 +766,29 @@ TEST_CASE("ProcessQueue: start methods", "[process_queue][start_method]") {
   CHECK(fd_count() == fds_before);
 }
 
-TEST_CASE("ProcessQueue: spawn of a missing program fails clearly and fast, leaving no child",
-          "[process_queue][start_method]") {
+namespace {
+// Runs one task on a one-worker spawn pool of `executable`, which cannot serve it: checks that
+// it fails within 2 s and returns the task's message and error text.
+std::string failed_spawn_text(const char* executable) {
   osiiso::detail::EngineConfig config;
   config.workers = 1;
   config.queue_name = "ProcessQueue";
   auto engine = std::make_shared<osiiso::detail::Engine>(std::move(config));
   engine->set_backend(std::make_unique<osiiso::detail::ProcessBackend>(
-      *engine, osiiso::detail::ProcessBackendConfig{.method = osiiso::StartMethod::Spawn,
-                                                    .executable = "/nonexistent/osiiso-worker"}));
+      *engine, osiiso::detail::ProcessBackendConfig{.method = osiiso::StartMethod::Spawn, .executable = executable}));
   auto prepared = osiiso::detail::make_process_work(double_it, 1);
   auto state = engine->submit(std::move(prepared.work), {}, prepared.name);
   const auto start = Clock::now();
   const auto summary = engine->run({});
   CHECK(since(start) < 2s);
   REQUIRE(summary.failed == 1);
-  const auto text = summary.results.at(0).message + error_text(osiiso::SyncTaskHandle<>(state));
+  return summary.results.at(0).message + error_text(osiiso::SyncTaskHandle<>(state));
+}
+}  // namespace
+
+TEST_CASE("ProcessQueue: spawn of a missing program fails clearly and fast, leaving no child",
+          "[process_queue][start_method]") {
+  const auto text = failed_spawn_text("/nonexistent/osiiso-worker");
   INFO(text);
   // With vfork the failed exec is reported by Boost.Process; where vfork runs as fork (TSan,
   // valgrind) the child exits with code 1 before it says hello.
@@ -791,20 +798,7 @@ TEST_CASE("ProcessQueue: spawn of a missing program fails clearly and fast, leav
 
 TEST_CASE("ProcessQueue: spawn of a program without osiiso::init fails clearly and fast",
           "[process_queue][start_method]") {
-  osiiso::detail::EngineConfig config;
-  config.workers = 1;
-  config.queue_name = "ProcessQueue";
-  auto engine = std::make_shared<osiiso::detail::Engine>(std::move(config));
   // /bin/true stands for a program whose main() never calls osiiso::init: it exits at once.
-  engine->set_backend(std::make_unique<osiiso::detail::ProcessBackend>(
-      *engine, osiiso::detail::ProcessBackendConfig{.method = osiiso::StartMethod::Spawn, .executable = "/bin/true"}));
-  auto prepared = osiiso::detail::make_process_work(double_it, 1);
-  auto state = engine->submit(std::move(prepared.work), {}, prepared.name);
-  const auto start = Clock::now();
-  const auto summary = engine->run({});
-  CHECK(since(start) < 2s);
-  REQUIRE(summary.failed == 1);
-  CHECK_THAT(summary.results.at(0).message + error_text(osiiso::SyncTaskHandle<>(state)),
-             Catch::Contains("osiiso::init(argc, argv)"));
+  CHECK_THAT(failed_spawn_text("/bin/true"), Catch::Contains("osiiso::init(argc, argv)"));
   CHECK(child_count() == 0);
 }
