@@ -180,7 +180,7 @@ bool write_frame(int fd, FrameType type, std::string_view payload, std::size_t m
   return write_all(fd, header, sizeof header) && write_all(fd, payload.data(), payload.size());
 }
 
-std::optional<Frame> read_frame(int fd, std::size_t max_size) {
+std::optional<FrameView> read_frame_into(int fd, std::string& buffer, std::size_t max_size) {
   char header[kFrameHeaderSize];
   const auto n = read_full(fd, header, sizeof header);
   if (n < 0) throw FrameError(fmt::format("read from a ProcessQueue pipe failed: {}", std::strerror(errno)));
@@ -190,18 +190,31 @@ std::optional<Frame> read_frame(int fd, std::size_t max_size) {
   // The buffer grows with the bytes that actually arrive (never sized from the header alone), so
   // a corrupt length cannot make the reader allocate and touch up to max_size bytes.
   constexpr std::size_t kChunk = std::size_t{1} << 20;
-  Frame frame{h.type, {}};
   // Reserving (not touching) up to a bounded size spares a large payload a reallocation and copy.
-  frame.payload.reserve(std::min<std::uint64_t>(h.size, 64 * kChunk));
-  while (frame.payload.size() < h.size) {
-    const auto offset = frame.payload.size();
-    const auto want = std::min<std::uint64_t>(h.size - offset, std::max(kChunk, offset));
-    frame.payload.resize(offset + want);
-    const auto m = read_full(fd, frame.payload.data() + offset, want);
-    if (m < 0) throw FrameError(fmt::format("read from a ProcessQueue pipe failed: {}", std::strerror(errno)));
-    if (static_cast<std::uint64_t>(m) < want) throw FrameError("truncated frame on a ProcessQueue pipe");
+  const auto bounded = static_cast<std::size_t>(std::min<std::uint64_t>(h.size, 64 * kChunk));
+  if (buffer.capacity() < bounded) {
+    buffer.clear();
+    buffer.reserve(bounded);
   }
-  return frame;
+  std::size_t have = 0;
+  while (have < h.size) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(h.size - have, std::max(kChunk, have)));
+    // Bytes the buffer already holds are overwritten, not zero-filled again.
+    if (buffer.size() < have + want) buffer.resize(have + want);
+    const auto m = read_full(fd, buffer.data() + have, want);
+    if (m < 0) throw FrameError(fmt::format("read from a ProcessQueue pipe failed: {}", std::strerror(errno)));
+    if (static_cast<std::size_t>(m) < want) throw FrameError("truncated frame on a ProcessQueue pipe");
+    have += want;
+  }
+  return FrameView{h.type, std::string_view(buffer.data(), have)};
+}
+
+std::optional<Frame> read_frame(int fd, std::size_t max_size) {
+  std::string buffer;
+  const auto view = read_frame_into(fd, buffer, max_size);
+  if (!view) return std::nullopt;
+  buffer.resize(view->payload.size());
+  return Frame{view->type, std::move(buffer)};
 }
 
 void FrameDecoder::feed(const char* data, std::size_t size) {

@@ -165,7 +165,9 @@ struct ProcessBackend::Impl {
   bool server_ready = false;
   Deadline server_deadline;
   std::size_t pending_forks = 0;
-  std::vector<char> read_buffer = std::vector<char>(std::size_t{1} << 18);
+  // Left uninitialised: zero-filling it faulted in 64 pages on the way to a new queue's first result.
+  static constexpr std::size_t kReadBufferSize = std::size_t{1} << 18;
+  std::unique_ptr<char[]> read_buffer = std::make_unique_for_overwrite<char[]>(kReadBufferSize);
 
   // One eventfd write per poller wake-up, not per call: while a wake-up is pending (set here,
   // cleared by the poller before it reads the eventfd and looks at the queue), further calls are
@@ -480,9 +482,9 @@ struct ProcessBackend::Impl {
   void pump_read(Slot& s) {
     if (!s.reply) return;
     for (;;) {
-      const auto n = ::read(s.reply.get(), read_buffer.data(), read_buffer.size());
+      const auto n = ::read(s.reply.get(), read_buffer.get(), kReadBufferSize);
       if (n > 0) {
-        s.decoder.feed(read_buffer.data(), static_cast<std::size_t>(n));
+        s.decoder.feed(read_buffer.get(), static_cast<std::size_t>(n));
         if (!take_frames(s)) return;
         continue;
       }

@@ -23,6 +23,10 @@
 namespace osiiso::detail {
 
 namespace {
+// The largest request buffer a worker keeps for the next request (its trim threshold, see
+// prepare_worker_process).
+constexpr std::size_t kKeptRequestBuffer = std::size_t{64} << 20;
+
 template <class E>
 std::string error_reply(const E& e) {
   return encode_exception(std::make_exception_ptr(e));
@@ -41,10 +45,13 @@ void flush_output() noexcept {
 int serve_requests(int request_fd, int reply_fd) noexcept {
   try {
     if (!write_frame(reply_fd, FrameType::Hello, std::to_string(::getpid()))) return 0;
+    // Kept from one request to the next, so that a stream of large arguments is read into warm
+    // memory that is not zero-filled again; released after a request over kKeptRequestBuffer.
+    std::string request_buffer;
     for (;;) {
-      std::optional<Frame> frame;
+      std::optional<FrameView> frame;
       try {
-        frame = read_frame(request_fd);
+        frame = read_frame_into(request_fd, request_buffer);
       } catch (const FrameError& e) {
         std::fprintf(stderr, "osiiso worker %d: %s\n", static_cast<int>(::getpid()), e.what());
         return 2;
@@ -76,7 +83,8 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
       } catch (...) {
         reply = encode_exception(std::current_exception());
       }
-      frame.reset();  // free the request before the reply is written
+      frame.reset();
+      if (request_buffer.capacity() > kKeptRequestBuffer) std::string().swap(request_buffer);
       flush_output();
       if (reply.size() > kMaxFrameSize) {
         type = FrameType::Error;

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -84,18 +85,47 @@ TEST_CASE("a bool byte other than 0 or 1 decodes as true", "[archive]") {
   CHECK_FALSE(value);
 }
 
-TEST_CASE("mixed values go through a Boost archive and reject leftover bytes", "[archive]") {
+TEST_CASE("strings and vectors of numbers travel as a count and their bytes", "[archive]") {
   std::string out;
-  const std::vector<int> numbers{1, 2, 3};
-  save_values(out, 5, std::string("five"), numbers);
+  const std::vector<double> numbers{1.5, -2.0, 3.25};
+  save_values(out, 5, std::string("five"), numbers, std::string());
+  CHECK(out.size() == sizeof(int) + 8 + 4 + 8 + numbers.size() * sizeof(double) + 8);
   int i = 0;
-  std::string s;
-  std::vector<int> v;
-  load_values(out, i, s, v);
+  std::string s = "old";
+  std::vector<double> v{9.0};
+  std::string empty = "not empty";
+  load_values(out, i, s, v, empty);
   CHECK(i == 5);
   CHECK(s == "five");
   CHECK(v == numbers);
-  CHECK_THROWS_AS(load_values(out + "x", i, s, v), boost::archive::archive_exception);
+  CHECK(empty.empty());
+  CHECK_THROWS_AS(load_values(out + "x", i, s, v, empty), boost::archive::archive_exception);
+}
+
+TEST_CASE("a corrupt element count is rejected before anything is allocated", "[archive]") {
+  for (const std::uint64_t count : {std::uint64_t{5}, std::uint64_t{1} << 62, ~std::uint64_t{0}}) {
+    std::string out(reinterpret_cast<const char*>(&count), sizeof count);
+    out += "abcd";  // four bytes where the count announces more
+    std::string s;
+    std::vector<std::int64_t> v;
+    CHECK_THROWS_AS(load_values(out, s), boost::archive::archive_exception);
+    CHECK_THROWS_AS(load_values(out, v), boost::archive::archive_exception);
+  }
+}
+
+TEST_CASE("other values go through a Boost archive and reject leftover bytes", "[archive]") {
+  std::string out;
+  const std::map<std::string, int> table{{"a", 1}, {"b", 2}};
+  const std::vector<std::string> words{"x", "yz"};
+  save_values(out, 5, table, words);
+  int i = 0;
+  std::map<std::string, int> t;
+  std::vector<std::string> w;
+  load_values(out, i, t, w);
+  CHECK(i == 5);
+  CHECK(t == table);
+  CHECK(w == words);
+  CHECK_THROWS_AS(load_values(out + "x", i, t, w), boost::archive::archive_exception);
 }
 
 TEST_CASE("an argument that already has the parameter type is serialized from the caller's object", "[archive]") {

@@ -52,6 +52,15 @@ bool write_frame(int fd, FrameType type, std::string_view payload, std::size_t m
 // a truncated, corrupt or oversized frame or on an I/O error.
 std::optional<Frame> read_frame(int fd, std::size_t max_size = kMaxFrameSize);
 
+// A frame whose payload lives in a caller's buffer.
+struct FrameView {
+  FrameType type = FrameType::Hello;
+  std::string_view payload;
+};
+// read_frame() into `buffer`, reusing its memory from one frame to the next (bytes it already
+// holds are overwritten, not zero-filled again); the payload is valid until the buffer changes.
+std::optional<FrameView> read_frame_into(int fd, std::string& buffer, std::size_t max_size = kMaxFrameSize);
+
 // Incremental decoder for non-blocking readers: feed() bytes as they arrive, then take frames
 // with next(). Corrupt input throws FrameError (the decoder is then unusable).
 class FrameDecoder {
