@@ -18,6 +18,7 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fuzz {
 int echo(int x) { return x; }
@@ -44,7 +45,11 @@ void allowing_errors(F f) {
 // What the parent does with a reply frame.
 void consume_reply(const Frame& frame) {
   switch (frame.type) {
-    case FrameType::Value: allowing_errors([&] { (void)osiiso::detail::decode_result<int>(frame.payload); }); break;
+    case FrameType::Value:
+      allowing_errors([&] { (void)osiiso::detail::decode_result<int>(frame.payload); });
+      allowing_errors([&] { (void)osiiso::detail::decode_result<std::string>(frame.payload); });
+      allowing_errors([&] { (void)osiiso::detail::decode_result<std::vector<double>>(frame.payload); });
+      break;
     case FrameType::Error: (void)osiiso::detail::decode_exception(frame.payload); break;
     case FrameType::Request: allowing_errors([&] { (void)osiiso::detail::decode_request(frame.payload); }); break;
     case FrameType::Hello: break;

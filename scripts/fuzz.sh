@@ -21,7 +21,7 @@ if [[ ! -x "$out/frame_fuzzer" || -n "$(find fuzz src include -newer "$out/frame
   "$CXX" -std=c++20 -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -Iinclude -I"$out/include" \
-    fuzz/frame_fuzzer.cpp src/frame.cpp src/fd.cpp src/demangle.cpp src/worker_main.cpp src/registry.cpp \
+    fuzz/frame_fuzzer.cpp src/frame.cpp src/fd.cpp src/demangle.cpp src/worker_main.cpp src/registry.cpp src/buffer_pool.cpp \
     -lboost_serialization -lfmt -pthread -o "$out/frame_fuzzer"
 fi
 

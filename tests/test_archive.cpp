@@ -88,18 +88,20 @@ TEST_CASE("a bool byte other than 0 or 1 decodes as true", "[archive]") {
 TEST_CASE("strings and vectors of numbers travel as a count and their bytes", "[archive]") {
   std::string out;
   const std::vector<double> numbers{1.5, -2.0, 3.25};
-  save_values(out, 5, std::string("five"), numbers, std::string());
-  CHECK(out.size() == sizeof(int) + 8 + 4 + 8 + numbers.size() * sizeof(double) + 8);
+  save_values(out, 5, std::string("five"), numbers, std::string(), std::vector<int>());
+  CHECK(out.size() == sizeof(int) + 8 + 4 + 8 + numbers.size() * sizeof(double) + 8 + 8);
   int i = 0;
   std::string s = "old";
   std::vector<double> v{9.0};
   std::string empty = "not empty";
-  load_values(out, i, s, v, empty);
+  std::vector<int> none{1, 2};
+  load_values(out, i, s, v, empty, none);
   CHECK(i == 5);
   CHECK(s == "five");
   CHECK(v == numbers);
   CHECK(empty.empty());
-  CHECK_THROWS_AS(load_values(out + "x", i, s, v, empty), boost::archive::archive_exception);
+  CHECK(none.empty());
+  CHECK_THROWS_AS(load_values(out + "x", i, s, v, empty, none), boost::archive::archive_exception);
 }
 
 TEST_CASE("a corrupt element count is rejected before anything is allocated", "[archive]") {

@@ -117,7 +117,9 @@ void append_plain(std::string& out, const T& value) {
   } else {
     const std::uint64_t count = value.size();
     out.append(reinterpret_cast<const char*>(&count), sizeof count);
-    out.append(reinterpret_cast<const char*>(value.data()), value.size() * sizeof(typename T::value_type));
+    if (!value.empty()) {  // data() may be null when empty
+      out.append(reinterpret_cast<const char*>(value.data()), value.size() * sizeof(typename T::value_type));
+    }
   }
 }
 
@@ -146,7 +148,7 @@ class PlainReader {
   void read(std::vector<T>& value) {
     const auto count = read_count(sizeof(T));
     value.resize(count);
-    std::memcpy(value.data(), p_, count * sizeof(T));
+    if (count > 0) std::memcpy(value.data(), p_, count * sizeof(T));  // data() may be null when empty
     advance(count * sizeof(T));
   }
   [[nodiscard]] std::size_t left() const noexcept { return left_; }
