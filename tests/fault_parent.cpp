@@ -22,6 +22,8 @@
 #include <string_view>
 #include <thread>
 
+#include "helpers.hpp"
+
 namespace fault_parent {
 
 int report_and_hang(int) {
@@ -41,6 +43,7 @@ OSIISO_TASK_AS("fault_parent::echo", fault_parent::echo);
 namespace {
 
 using osiiso::detail::FrameType;
+using osiiso::test::forged_frame_header;
 
 void put(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
@@ -48,14 +51,6 @@ void put(int fd, std::string_view bytes) {
     if (n <= 0) std::_Exit(9);
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
-}
-
-std::string header(unsigned char magic, unsigned char type, std::uint64_t size) {
-  std::string h;
-  h.push_back(static_cast<char>(magic));
-  h.push_back(static_cast<char>(type));
-  h.append(reinterpret_cast<const char*>(&size), sizeof size);
-  return h;
 }
 
 [[noreturn]] void hang() {
@@ -70,20 +65,20 @@ std::string header(unsigned char magic, unsigned char type, std::uint64_t size) 
   constexpr unsigned char magic = 0xA5;
   const auto value = static_cast<unsigned char>(FrameType::Value);
   if (mode == "bad_magic") {
-    put(reply, header(0x00, value, 4) + "abcd");
+    put(reply, forged_frame_header(0x00, value, 4) + "abcd");
     hang();
   } else if (mode == "bad_type") {
-    put(reply, header(magic, 99, 4) + "abcd");
+    put(reply, forged_frame_header(magic, 99, 4) + "abcd");
     hang();
   } else if (mode == "oversized") {
-    put(reply, header(magic, value, std::uint64_t{1} << 40));
+    put(reply, forged_frame_header(magic, value, std::uint64_t{1} << 40));
     hang();
   } else if (mode == "huge_then_exit") {
     // Announces the largest allowed frame, sends 1 MiB of it and dies.
-    put(reply, header(magic, value, std::uint64_t{1} << 30) + std::string(std::size_t{1} << 20, 'x'));
+    put(reply, forged_frame_header(magic, value, std::uint64_t{1} << 30) + std::string(std::size_t{1} << 20, 'x'));
     std::_Exit(0);
   } else if (mode == "truncated_header") {
-    put(reply, header(magic, value, 4).substr(0, 5));
+    put(reply, forged_frame_header(magic, value, 4).substr(0, 5));
     std::_Exit(0);
   } else if (mode == "unexpected_request") {
     osiiso::detail::write_frame(reply, FrameType::Request, "x");

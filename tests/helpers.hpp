@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -130,5 +131,14 @@ inline std::size_t fd_count() {
 
 /// Time elapsed since `start`.
 inline Seconds since(Clock::time_point start) { return Clock::now() - start; }
+
+// A frame header with any magic byte, type and payload length, for forging malformed frames.
+inline std::string forged_frame_header(unsigned char magic, unsigned char type, std::uint64_t size) {
+  std::string h;
+  h.push_back(static_cast<char>(magic));
+  h.push_back(static_cast<char>(type));
+  h.append(reinterpret_cast<const char*>(&size), sizeof size);
+  return h;
+}
 
 }  // namespace osiiso::test

@@ -30,6 +30,7 @@
 using namespace std::chrono_literals;
 using osiiso::Clock;
 using osiiso::detail::FrameType;
+using osiiso::test::forged_frame_header;
 using osiiso::test::since;
 
 namespace badinput {
@@ -71,14 +72,6 @@ OSIISO_TASK_AS("badinput::crash", badinput::crash);
 OSIISO_TASK_AS("badinput::sleepy", badinput::sleepy);
 
 namespace {
-
-std::string header(unsigned char magic, unsigned char type, std::uint64_t size) {
-  std::string h;
-  h.push_back(static_cast<char>(magic));
-  h.push_back(static_cast<char>(type));
-  h.append(reinterpret_cast<const char*>(&size), sizeof size);
-  return h;
-}
 
 std::string frame(FrameType type, const std::string& payload) {
   std::string out;
@@ -137,12 +130,13 @@ TEST_CASE("worker side: malformed frames end the worker with a message, never a 
   const auto value = static_cast<unsigned char>(FrameType::Value);
   const auto request = static_cast<unsigned char>(FrameType::Request);
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"truncated header", header(0xA5, request, 4).substr(0, 5)},
-      {"bad magic", header(0x00, request, 4) + "abcd"},
-      {"unknown type", header(0xA5, 77, 4) + "abcd"},
-      {"oversized length", header(0xA5, request, std::uint64_t{1} << 40)},
-      {"maximal length, then end of file", header(0xA5, request, std::uint64_t{1} << 30) + std::string(1000, 'x')},
-      {"wrong direction", header(0xA5, value, 4) + "abcd"},
+      {"truncated header", forged_frame_header(0xA5, request, 4).substr(0, 5)},
+      {"bad magic", forged_frame_header(0x00, request, 4) + "abcd"},
+      {"unknown type", forged_frame_header(0xA5, 77, 4) + "abcd"},
+      {"oversized length", forged_frame_header(0xA5, request, std::uint64_t{1} << 40)},
+      {"maximal length, then end of file",
+       forged_frame_header(0xA5, request, std::uint64_t{1} << 30) + std::string(1000, 'x')},
+      {"wrong direction", forged_frame_header(0xA5, value, 4) + "abcd"},
       {"truncated payload", frame(FrameType::Request, echo_request(1)).substr(0, 14)},
   };
   for (const auto& [name, bytes] : cases) {
