@@ -70,7 +70,8 @@ struct EngineConfig {
 template <class QueueOptions>
 EngineConfig make_engine_config(QueueOptions& options, std::string_view queue_name) {
   options.validate();
-  const std::size_t hardware = std::max(1U, std::thread::hardware_concurrency());
+  // Read once: hardware_concurrency() opens /sys on every call, on the way to a queue's first result.
+  static const std::size_t hardware = std::max(1U, std::thread::hardware_concurrency());
   return EngineConfig{
       .workers = options.workers,
       .auto_limit = std::min<std::size_t>(32, hardware),

@@ -25,11 +25,6 @@ namespace osiiso::detail {
 
 // The backend payload of one ProcessQueue task.
 struct ProcessWork final : Work {
-  ProcessWork() = default;
-  ProcessWork(const ProcessWork&) = delete;
-  ProcessWork& operator=(const ProcessWork&) = delete;
-  ProcessWork(ProcessWork&&) = delete;
-  ProcessWork& operator=(ProcessWork&&) = delete;
   // A large request's buffer serves a later submission (see buffer_pool.hpp).
   ~ProcessWork() override { recycle_buffer(std::move(request)); }
 
