@@ -59,3 +59,15 @@ TEST_CASE("copies of a TaskResult carry the value and the exception", "[task_res
   CHECK(copy.value<std::string>() == "done");
   CHECK_THROWS_WITH(std::rethrow_exception(copy.exception), "boom");
 }
+
+TEST_CASE("copies of a TaskResult share its value without letting a change through", "[task_result]") {
+  TaskResult r;
+  r.set_value(std::vector<int>(1000, 7));
+  const TaskResult copy = r;  // NOLINT(performance-unnecessary-copy-initialization): the copy is the test
+  CHECK(&copy.value<std::vector<int>>() == &r.value<std::vector<int>>());
+  r.set_value(1);
+  CHECK(copy.value<std::vector<int>>().size() == 1000);
+  r.set_value(std::any());
+  CHECK_FALSE(r.has_value());
+  CHECK(copy.has_value());
+}

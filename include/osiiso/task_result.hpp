@@ -8,6 +8,7 @@
 #include <any>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -52,22 +53,29 @@ struct TaskResult {
   std::exception_ptr exception;
 
   /// True when the task succeeded with a non-void value.
-  [[nodiscard]] bool has_value() const noexcept { return value_.has_value(); }
+  [[nodiscard]] bool has_value() const noexcept { return value_ != nullptr; }
 
   /// The task's value as T; throws std::bad_any_cast when it holds no T.
   template <class T>
   [[nodiscard]] const T& value() const {
-    return std::any_cast<const T&>(value_);
+    return std::any_cast<const T&>(any_value());
   }
 
   /// The value in its type-erased form (empty unless the task succeeded with a value).
-  [[nodiscard]] const std::any& any_value() const noexcept { return value_; }
+  [[nodiscard]] const std::any& any_value() const noexcept {
+    static const std::any none;
+    return value_ != nullptr ? *value_ : none;
+  }
 
   /// Stores the value; used by the queues when a task succeeds.
-  void set_value(std::any value) { value_ = std::move(value); }
+  void set_value(std::any value) {
+    value_ = value.has_value() ? std::make_shared<const std::any>(std::move(value)) : nullptr;
+  }
 
  private:
-  std::any value_;
+  // Shared, never changed in place: copies of a result (the handle's, results(), summaries) do
+  // not copy a large value again.
+  std::shared_ptr<const std::any> value_;
 };
 
 }  // namespace osiiso
