@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -53,6 +55,16 @@ TaskResult make_result(const TaskState& s, TaskStatus status, std::string messag
 
 }  // namespace
 
+void abandon_engine(std::shared_ptr<Engine> engine) noexcept {
+  // Reachable from a global, so leak checkers do not report it.
+  static auto* abandoned = new std::vector<std::shared_ptr<Engine>>();
+  try {
+    abandoned->push_back(std::move(engine));
+  } catch (...) {
+    static_cast<void>(new std::shared_ptr<Engine>(std::move(engine)));  // never freed, on purpose
+  }
+}
+
 void report_hook_error(const char* hook, const std::exception_ptr& error) noexcept {
   try {
     std::fprintf(stderr, "osiiso: %s hook raised (ignored): %s\n", hook, describe(error).c_str());
@@ -61,7 +73,11 @@ void report_hook_error(const char* hook, const std::exception_ptr& error) noexce
   }
 }
 
-Engine::Engine(EngineConfig config) : config_(std::move(config)), fail_policy_(config_.fail_policy) {
+Engine::Engine(EngineConfig config)
+    : config_(std::move(config)),
+      fail_policy_(config_.fail_policy),
+      fork_generation_(fork_generation()),
+      creator_pid_(::getpid()) {
   timer_thread_ = std::thread([this] { timer_loop(); });
 }
 
@@ -78,6 +94,26 @@ Engine::~Engine() {
   }
   if (backend_) backend_->stop_workers();
   backend_.reset();  // before the mutex it may still touch is destroyed
+}
+
+bool Engine::foreign() const noexcept { return fork_generation() != fork_generation_; }
+
+void Engine::check_owner(std::string_view caller) const {
+  if (!foreign()) return;
+  throw InvalidStateError(
+      fmt::format("{}::{}(): this queue was created in process {}, and this process ({}) is a fork of it; a queue "
+                  "cannot be used across fork(): create a new queue in this process",
+                  config_.queue_name, caller, creator_pid_, ::getpid()));
+}
+
+void Engine::check_may_block(std::string_view caller) const {
+  check_owner(caller);
+  if (const char* thread = current_dispatch_thread()) {
+    throw InvalidStateError(fmt::format(
+        "{}::{}(): cannot be called on {}, where hooks and done callbacks run: it would wait for the thread it "
+        "blocks; call it from another thread (cancel() is allowed anywhere)",
+        config_.queue_name, caller, thread));
+  }
 }
 
 void Engine::set_backend(std::unique_ptr<Backend> backend) { backend_ = std::move(backend); }
@@ -97,6 +133,7 @@ void Engine::check_accepting_locked() const {
 }
 
 TaskStatePtr Engine::submit(std::unique_ptr<Work> work, const TaskOptions& options, std::string default_name) {
+  check_owner("submit");
   options.validate();
   auto state = std::make_shared<TaskState>();
   state->task_id = new_task_id();
@@ -108,6 +145,7 @@ TaskStatePtr Engine::submit(std::unique_ptr<Work> work, const TaskOptions& optio
   state->created_at = Clock::now();
   state->metadata = options.metadata;
   state->engine = weak_from_this();
+  state->fork_generation = fork_generation_;
   if (options.delay) {
     state->scheduled_for = state->created_at + std::chrono::duration_cast<Clock::duration>(*options.delay);
   } else if (options.run_at) {
@@ -267,6 +305,7 @@ void Engine::fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& tas
 }
 
 void Engine::timer_loop() {
+  const DispatchThread dispatching("the queue's timer thread");
   std::unique_lock lock(mu_);
   while (!stopping_timer_) {
     if (timers_.empty()) {
@@ -424,11 +463,14 @@ bool Engine::await_idle(std::optional<Seconds> timeout) {
   return done_cv_.wait_for(lock, *timeout, idle);
 }
 
-void Engine::start() {
+void Engine::start() { start_as("start"); }
+
+void Engine::start_as(std::string_view caller) {
+  check_owner(caller);
   std::lock_guard lock(mu_);
   if (closed_) {
-    throw ClosedError(
-        fmt::format("{}::start(): the queue has been shut down; call reset() before reusing it", config_.queue_name));
+    throw ClosedError(fmt::format("{}::{}(): the queue has been shut down; call reset() before reusing it",
+                                  config_.queue_name, caller));
   }
   start_locked();
 }
@@ -442,6 +484,7 @@ void Engine::start_locked() {
 }
 
 void Engine::ensure_started() {
+  if (foreign()) return;
   std::lock_guard lock(mu_);
   if (!started_ && !closed_ && !running_) start_locked();
 }
@@ -453,18 +496,21 @@ void Engine::stop_workers() {
 }
 
 void Engine::join() {
+  check_may_block("join");
   ensure_started();
   await_idle(std::nullopt);
 }
 
 RunSummary Engine::run(const RunOptions& options) {
+  check_may_block("run");
+  options.validate();
   std::size_t first = 0;
   FailPolicy saved = FailPolicy::Continue;
   {
     std::lock_guard lock(mu_);
     if (running_) throw std::logic_error(fmt::format("{}::run(): run() is already in progress", config_.queue_name));
     running_ = true;
-    first = results_.size();
+    first = reported_;
     saved = fail_policy_;
     if (options.fail_policy) fail_policy_ = *options.fail_policy;
   }
@@ -476,6 +522,7 @@ RunSummary Engine::run(const RunOptions& options) {
     for (std::size_t i = std::min(first, results_.size()); i < results_.size(); ++i) {
       if (!results_[i].detached) window.push_back(results_[i]);
     }
+    reported_ = results_.size();
     const bool timed_out = timed_out_;
     timed_out_ = false;
     halt_ = false;
@@ -485,7 +532,7 @@ RunSummary Engine::run(const RunOptions& options) {
   };
   RunSummary summary;
   try {
-    start();
+    start_as("run");
     bool finished = true;
     if (config_.mode == Mode::Finite) {
       finished = await_idle(limit);
@@ -522,6 +569,11 @@ RunSummary Engine::run(const RunOptions& options) {
 }
 
 void Engine::shutdown(bool force) {
+  if (force) {
+    check_owner("shutdown");
+  } else {
+    check_may_block("shutdown");
+  }
   {
     std::lock_guard lock(mu_);
     if (closed_) {
@@ -563,6 +615,7 @@ void Engine::shutdown(bool force) {
 }
 
 void Engine::cancel() {
+  check_owner("cancel");
   const bool inside = backend_->owns_current_thread() || std::this_thread::get_id() == timer_thread_.get_id();
   if (!inside) {
     shutdown(true);
@@ -573,6 +626,7 @@ void Engine::cancel() {
 }
 
 void Engine::reset() {
+  check_owner("reset");
   {
     std::lock_guard lock(mu_);
     if (running_) throw std::logic_error(fmt::format("{}::reset(): cannot reset during run()", config_.queue_name));
@@ -585,6 +639,7 @@ void Engine::reset() {
   await_idle(std::nullopt);
   std::lock_guard lock(mu_);
   results_.clear();
+  reported_ = 0;
   ready_.clear();
   outstanding_ = 0;
   scheduled_ = 0;
@@ -598,32 +653,39 @@ void Engine::reset() {
 }
 
 void Engine::clear_results() {
+  check_owner("clear_results");
   std::lock_guard lock(mu_);
   results_.clear();
   results_.shrink_to_fit();
+  reported_ = 0;
 }
 
 std::size_t Engine::active_count() const {
+  check_owner("active_count");
   std::lock_guard lock(mu_);
   return active_.size();
 }
 
 std::size_t Engine::pending_count() const {
+  check_owner("pending_count");
   std::lock_guard lock(mu_);
   return outstanding_ - active_.size();
 }
 
 bool Engine::closed() const {
+  check_owner("closed");
   std::lock_guard lock(mu_);
   return closed_;
 }
 
 std::vector<TaskResult> Engine::results() const {
+  check_owner("results");
   std::lock_guard lock(mu_);
   return results_;
 }
 
 Stats Engine::stats() const {
+  check_owner("stats");
   std::lock_guard lock(mu_);
   return Stats{outstanding_ - active_.size(), active_.size(), scheduled_, results_.size(),
                backend_->worker_count(),      closed_};

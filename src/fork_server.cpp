@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <set>
 
 namespace osiiso::detail {
 
@@ -88,9 +89,11 @@ std::optional<ServerMessage> receive_server_message(int socket, bool& eof) {
       out.reply = UniqueFd(fds[1]);
     }
   }
-  if (static_cast<std::size_t>(n) != kMessageSize || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+  if (static_cast<std::size_t>(n) != kMessageSize || (msg.msg_flags & MSG_TRUNC) != 0) {
     throw FrameError("malformed message from the ProcessQueue fork server");
   }
+  // The descriptors did not fit (this process is out of descriptors): the kernel closed them.
+  out.descriptors_lost = (msg.msg_flags & MSG_CTRUNC) != 0;
   std::int32_t p;
   std::int32_t s;
   std::memcpy(&p, data + 1, sizeof p);
@@ -111,6 +114,12 @@ int serve_fork_server(int socket_fd, pid_t parent) noexcept {
   ::sigprocmask(SIG_BLOCK, &chld, nullptr);
   UniqueFd children(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
   const pid_t self = ::getpid();
+  // Workers die with this process (PDEATHSIG); what their tasks started is killed here.
+  std::set<pid_t> workers;
+  const auto finish = [&workers] {
+    for (const pid_t pid : workers) ::kill(-pid, SIGKILL);
+    return 0;
+  };
   if (!send_server_message(socket.get(), ServerTag::Hello, self, 0)) return 0;
   for (;;) {
     pollfd fds[2] = {{socket.get(), POLLIN, 0}, {children.get(), POLLIN, 0}};
@@ -122,10 +131,17 @@ int serve_fork_server(int socket_fd, pid_t parent) noexcept {
       signalfd_siginfo info;
       while (::read(children.get(), &info, sizeof info) > 0) {
       }
-      int status = 0;
-      pid_t pid;
-      while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-        if (!send_server_message(socket.get(), ServerTag::Exited, pid, status)) return 0;
+      for (;;) {
+        // Seen but not yet reaped, so its pid (and process group id) cannot be reused while what
+        // its tasks started is killed.
+        siginfo_t info{};
+        if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid <= 0) break;
+        const pid_t pid = info.si_pid;
+        ::kill(-pid, SIGKILL);
+        int status = 0;
+        if (::waitpid(pid, &status, 0) != pid) break;
+        workers.erase(pid);
+        if (!send_server_message(socket.get(), ServerTag::Exited, pid, status)) return finish();
       }
     }
     if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
@@ -136,7 +152,7 @@ int serve_fork_server(int socket_fd, pid_t parent) noexcept {
       } catch (...) {
         return 2;
       }
-      if (eof) return 0;  // the queue (or its process) is gone; our workers die with us
+      if (eof) return finish();  // the queue (or its process) is gone
       if (!message || message->tag != ServerTag::Fork) continue;
       try {
         Pipe request = make_pipe(kPipeCapacity);
@@ -149,8 +165,9 @@ int serve_fork_server(int socket_fd, pid_t parent) noexcept {
           send_server_message(socket.get(), ServerTag::Forked, -errno, 0);
           continue;
         }
+        workers.insert(pid);
         if (!send_server_message(socket.get(), ServerTag::Forked, pid, 0, request.write.get(), reply.read.get())) {
-          return 0;
+          return finish();
         }
       } catch (...) {
         send_server_message(socket.get(), ServerTag::Forked, -EMFILE, 0);

@@ -59,6 +59,7 @@ struct Reader {
 
 struct Header {
   FrameType type;
+  std::uint64_t id;
   std::uint64_t size;
 };
 
@@ -67,16 +68,18 @@ Header parse_header(const char* p, std::size_t max_size) {
     throw FrameError("corrupt frame on a ProcessQueue pipe (bad magic byte)");
   }
   const auto type = static_cast<std::uint8_t>(p[1]);
-  if (type < 1 || type > 4)
+  if (type < 1 || type > 5)
     throw FrameError(fmt::format("corrupt frame on a ProcessQueue pipe (unknown type {})", type));
+  std::uint64_t id;
+  std::memcpy(&id, p + 2, sizeof id);
   std::uint64_t size;
-  std::memcpy(&size, p + 2, sizeof size);
+  std::memcpy(&size, p + 2 + sizeof id, sizeof size);
   if (size > max_size) {
     throw FrameError(
         fmt::format("frame of {} bytes exceeds the ProcessQueue limit of {} bytes; pass smaller arguments/results",
                     size, max_size));
   }
-  return {static_cast<FrameType>(type), size};
+  return {static_cast<FrameType>(type), id, size};
 }
 
 // Error kinds on the wire; the numbers are part of the format.
@@ -139,7 +142,8 @@ std::string error_payload(Kind kind, std::string_view type_name, std::string_vie
 }  // namespace
 
 namespace {
-void fill_header(char (&header)[kFrameHeaderSize], FrameType type, std::size_t size, std::size_t max_size) {
+void fill_header(char (&header)[kFrameHeaderSize], FrameType type, std::uint64_t id, std::size_t size,
+                 std::size_t max_size) {
   if (size > max_size) {
     throw FrameError(
         fmt::format("frame of {} bytes exceeds the ProcessQueue limit of {} bytes; pass smaller arguments/results",
@@ -147,27 +151,29 @@ void fill_header(char (&header)[kFrameHeaderSize], FrameType type, std::size_t s
   }
   header[0] = static_cast<char>(kMagic);
   header[1] = static_cast<char>(type);
+  std::memcpy(header + 2, &id, sizeof id);
   const std::uint64_t size64 = size;
-  std::memcpy(header + 2, &size64, sizeof size64);
+  std::memcpy(header + 2 + sizeof id, &size64, sizeof size64);
 }
 }  // namespace
 
-void append_frame(std::string& out, FrameType type, std::string_view payload, std::size_t max_size) {
+void append_frame(std::string& out, FrameType type, std::uint64_t id, std::string_view payload, std::size_t max_size) {
   char header[kFrameHeaderSize];
-  fill_header(header, type, payload.size(), max_size);
+  fill_header(header, type, id, payload.size(), max_size);
   out.append(header, sizeof header);
   out.append(payload);
 }
 
-void append_frame_header(std::string& out, FrameType type, std::size_t payload_size, std::size_t max_size) {
+void append_frame_header(std::string& out, FrameType type, std::uint64_t id, std::size_t payload_size,
+                         std::size_t max_size) {
   char header[kFrameHeaderSize];
-  fill_header(header, type, payload_size, max_size);
+  fill_header(header, type, id, payload_size, max_size);
   out.append(header, sizeof header);
 }
 
-bool write_frame(int fd, FrameType type, std::string_view payload, std::size_t max_size) {
+bool write_frame(int fd, FrameType type, std::uint64_t id, std::string_view payload, std::size_t max_size) {
   char header[kFrameHeaderSize];
-  fill_header(header, type, payload.size(), max_size);
+  fill_header(header, type, id, payload.size(), max_size);
   // A small frame goes out in one write, so the reader wakes once per frame, not once for the
   // header and again for the payload.
   constexpr std::size_t kCoalesce = 4096;
@@ -206,7 +212,7 @@ std::optional<FrameView> read_frame_into(int fd, std::string& buffer, std::size_
     if (static_cast<std::size_t>(m) < want) throw FrameError("truncated frame on a ProcessQueue pipe");
     have += want;
   }
-  return FrameView{h.type, std::string_view(buffer.data(), have)};
+  return FrameView{h.type, h.id, std::string_view(buffer.data(), have)};
 }
 
 std::optional<Frame> read_frame(int fd, std::size_t max_size) {
@@ -214,7 +220,7 @@ std::optional<Frame> read_frame(int fd, std::size_t max_size) {
   const auto view = read_frame_into(fd, buffer, max_size);
   if (!view) return std::nullopt;
   buffer.resize(view->payload.size());
-  return Frame{view->type, std::move(buffer)};
+  return Frame{view->type, view->id, std::move(buffer)};
 }
 
 void FrameDecoder::feed(const char* data, std::size_t size) {
@@ -232,7 +238,7 @@ std::optional<Frame> FrameDecoder::next() {
   // Not reserved from the header: a corrupt length must not make the parent allocate up to
   // max_size bytes; the buffer grows geometrically with the bytes that arrive.
   if (available - kFrameHeaderSize < h.size) return std::nullopt;
-  Frame frame{h.type, buffer_.substr(consumed_ + kFrameHeaderSize, h.size)};
+  Frame frame{h.type, h.id, buffer_.substr(consumed_ + kFrameHeaderSize, h.size)};
   consumed_ += kFrameHeaderSize + h.size;
   if (consumed_ == buffer_.size()) {
     buffer_.clear();

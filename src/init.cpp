@@ -51,6 +51,7 @@ void init(int argc, char** argv) {
     ::unsetenv(detail::kWorkerEnv);
     const int request = static_cast<int>(v[0]);
     const int reply = static_cast<int>(v[1]);
+    detail::close_inherited_fds({request, reply});
     detail::prepare_worker_process(static_cast<pid_t>(v[2]));
     // Our tasks' own child processes must not inherit the pipes.
     detail::set_cloexec(request, true);
@@ -64,6 +65,7 @@ void init(int argc, char** argv) {
       std::_Exit(2);
     }
     ::unsetenv(detail::kForkServerEnv);
+    detail::close_inherited_fds({static_cast<int>(v[0])});
     finish(detail::serve_fork_server(static_cast<int>(v[0]), static_cast<pid_t>(v[1])));
   }
 }

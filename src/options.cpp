@@ -30,6 +30,10 @@ void ProcessQueueOptions::validate() const {
   if (!(poll.count() > 0)) throw std::invalid_argument("poll must be > 0");
 }
 
+void RunOptions::validate() const {
+  if (timeout && timeout->count() <= 0) throw std::invalid_argument("timeout must be > 0");
+}
+
 Context get_context(std::string_view method) {
   for (auto m : {StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer}) {
     if (to_string(m) == method) return Context(m);

@@ -12,9 +12,11 @@
 #include <osiiso/errors.hpp>
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -23,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -95,6 +98,15 @@ constexpr std::size_t kInlineRequest = std::size_t{64} << 10;
 constexpr auto kFirstWorkerHold = std::chrono::milliseconds(20);
 constexpr auto kAfterHello = std::chrono::milliseconds(2);
 
+// How long the pool waits before it tries again to start a worker that failed to start.
+constexpr auto kLaunchRetry = std::chrono::milliseconds(100);
+
+std::string descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return "unknown";
+  return std::to_string(limit.rlim_cur);
+}
+
 }  // namespace
 
 struct ProcessBackend::Impl {
@@ -115,9 +127,7 @@ struct ProcessBackend::Impl {
     UniqueFd reply;
     State state = State::Starting;
     Deadline deadline;  // start timeout, SIGKILL escalation, or reap wait
-    bool term_sent = false;
     std::optional<Attempt> attempt;
-    std::string_view task_name;  // a registry entry's name
     std::any (*decode)(std::string_view) = nullptr;
     std::string out;                  // the frame header, or the whole frame when it is small
     std::string_view out_body;        // a large request payload, written in place
@@ -156,7 +166,7 @@ struct ProcessBackend::Impl {
   std::map<std::uint64_t, Slot> slots;
   std::uint64_t next_serial = 1;
   std::exception_ptr broken;        // a start failure every attempt now fails with
-  std::exception_ptr launch_error;  // a transient start failure, reported to one attempt
+  std::exception_ptr launch_error;  // a start failure; fails the backlog when no worker is alive
   Clock::time_point retry_launch_at{};
   Clock::time_point first_worker_hold{};
   bool first_served = true;
@@ -170,8 +180,8 @@ struct ProcessBackend::Impl {
   std::unique_ptr<char[]> read_buffer = std::make_unique_for_overwrite<char[]>(kReadBufferSize);
 
   // One eventfd write per poller wake-up, not per call: while a wake-up is pending (set here,
-  // cleared by the poller before it reads the eventfd and looks at the queue), further calls are
-  // free. This takes a system call off every submit while the poller is busy.
+  // cleared by the poller after it drains the eventfd and before it looks at the queue), further
+  // calls are free. This takes a system call off every submit while the poller is busy.
   void wake() const noexcept {
     if (wake_pending.exchange(true)) return;
     const std::uint64_t one = 1;
@@ -192,22 +202,76 @@ struct ProcessBackend::Impl {
 
   void run() {
     poller_id = std::this_thread::get_id();
+    const DispatchThread dispatching("ProcessQueue's poller thread");
     block_async_signals();
-    try {
-      const int fd = ::epoll_create1(EPOLL_CLOEXEC);
-      if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
-      epoll_fd = UniqueFd(fd);
-      watch(wake_fd.get(), EPOLLIN, kWakeTag);
-      loop();
-    } catch (const std::exception& e) {
-      // Never leave workers behind: they would die with this thread anyway (PDEATHSIG).
-      std::fprintf(stderr, "osiiso: ProcessQueue poller failed: %s\n", e.what());
-      kill_everything();
+    // A failure of the machinery itself (no epoll instance, a failing epoll_wait, no memory for
+    // the poller's own state) fails what was running and queued with its cause; the next wake-up
+    // (a submission, say) tries again, so the queue recovers when the cause goes away.
+    for (;;) {
+      try {
+        serve();
+        break;
+      } catch (const std::exception& e) {
+        fail_everything(std::make_exception_ptr(OsiisoError(
+            fmt::format("ProcessQueue: the poller thread failed ({}); the running and queued tasks failed with this "
+                        "error and the workers were stopped; new tasks start new workers when the cause is gone",
+                        e.what()))));
+      }
+      if (!wait_for_wake()) break;
     }
     epoll_fd.reset();
     poller_id = std::thread::id();
     std::lock_guard lock(mu);
     thread_done = true;
+  }
+
+  void serve() {
+    epoll_fd.reset();
+    const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    epoll_fd = UniqueFd(fd);
+    watch(wake_fd.get(), EPOLLIN, kWakeTag);
+    loop();
+  }
+
+  // Kills every worker, then fails the attempts they ran and everything queued with `error`.
+  void fail_everything(const std::exception_ptr& error) noexcept {
+    std::vector<Attempt> running;
+    for (auto& [serial, s] : slots) {
+      if (s.attempt) running.push_back(std::move(*s.attempt));
+    }
+    kill_everything();
+    launch_error = nullptr;
+    {
+      std::lock_guard lock(mu);
+      interrupts.clear();
+    }
+    try {
+      for (const auto& attempt : running) engine.complete(attempt, Outcome{{}, error});
+      while (auto attempt = engine.take_ready()) engine.complete(*attempt, Outcome{{}, error});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "osiiso: ProcessQueue could not report its poller's failure: %s\n", e.what());
+    }
+  }
+
+  // After a failure: waits for the next wake-up without epoll; false when asked to stop.
+  bool wait_for_wake() {
+    pollfd p{wake_fd.get(), POLLIN, 0};
+    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    drain_wake();
+    std::lock_guard lock(mu);
+    return !stop_requested;
+  }
+
+  // Drain first, then clear: a wake() between the two sees the flag still set and skips its
+  // write, which is safe because the poller looks at the queue after this. Clearing first let
+  // such a wake() write into the counter that was then drained, leaving the flag set with nothing
+  // to read: every later wake() was skipped until the next poll timeout.
+  void drain_wake() noexcept {
+    std::uint64_t value;
+    [[maybe_unused]] const auto r = ::read(wake_fd.get(), &value, sizeof value);
+    wake_pending = false;
   }
 
   void loop() {
@@ -284,12 +348,32 @@ struct ProcessBackend::Impl {
           return;
         }
       } catch (const std::exception& e) {
-        launch_error = std::make_exception_ptr(OsiisoError(
-            fmt::format("ProcessQueue: cannot start a worker process ({}): {}", to_string(config.method), e.what())));
-        retry_launch_at = Clock::now() + std::chrono::milliseconds(100);
-        if (config.method != StartMethod::Fork) broken = launch_error;
+        launch_failed(
+            fmt::format("ProcessQueue: cannot start a worker process ({}): {}", to_string(config.method), e.what()));
         return;
       }
+    }
+  }
+
+  // A worker could not be started. With workers alive this only stops the scaling for a while;
+  // with none, dispatch() fails the whole backlog with `message` (nothing could run it).
+  void launch_failed(std::string message) {
+    launch_error = std::make_exception_ptr(OsiisoError(std::move(message)));
+    retry_launch_at = Clock::now() + kLaunchRetry;
+  }
+
+  // A spawned worker never became ready. While another worker serves, that was this one's
+  // trouble (out of descriptors, say) and only stops the scaling; with none, the program cannot
+  // serve at all (no osiiso::init, a crash at start): every task fails with `message` from now on.
+  void not_ready(std::string message) {
+    const bool serving = std::any_of(slots.begin(), slots.end(), [](const auto& entry) {
+      const Slot& other = entry.second;
+      return other.hello && (other.state == State::Idle || other.state == State::Busy);
+    });
+    if (serving) {
+      launch_failed(std::move(message));
+    } else {
+      broken = std::make_exception_ptr(OsiisoError(std::move(message)));
     }
   }
 
@@ -308,9 +392,21 @@ struct ProcessBackend::Impl {
     // wake-ups. The start deadline still holds until the hello (see handle_deadlines).
     if (config.method == StartMethod::Fork) slot.state = State::Idle;
     auto& s = slots.emplace(slot.serial, std::move(slot)).first->second;
-    watch(s.reply.get(), EPOLLIN, tag(s, kReply));
-    if (s.pidfd) watch(s.pidfd.get(), EPOLLIN, tag(s, kPidfd));
     update_live();
+    try {
+      watch(s.reply.get(), EPOLLIN, tag(s, kReply));
+      if (s.pidfd) watch(s.pidfd.get(), EPOLLIN, tag(s, kPidfd));
+    } catch (...) {
+      // Unwatchable (out of memory or descriptors in the kernel): it must not be fed; reaped as
+      // a killed worker.
+      close_reply(s);
+      if (s.pidfd) unwatch(s.pidfd.get());
+      s.pidfd.reset();
+      signal_slot(s, SIGKILL);
+      s.state = State::Killing;
+      s.deadline = Clock::now() + to_duration(config.kill_grace);
+      throw;
+    }
   }
 
   bool request_fork() {
@@ -347,9 +443,14 @@ struct ProcessBackend::Impl {
         case ServerTag::Forked:
           if (pending_forks > 0) --pending_forks;
           if (message->pid <= 0) {
-            launch_error = std::make_exception_ptr(OsiisoError(
-                fmt::format("ProcessQueue: the fork server cannot start a worker: {}", std::strerror(-message->pid))));
-            retry_launch_at = Clock::now() + std::chrono::milliseconds(100);
+            launch_failed(
+                fmt::format("ProcessQueue: the fork server cannot start a worker: {}", std::strerror(-message->pid)));
+          } else if (message->descriptors_lost || !message->request || !message->reply) {
+            // The worker sees end of file on its request pipe and exits; the server reaps it.
+            launch_failed(fmt::format(
+                "ProcessQueue: cannot receive a new worker's pipes from the fork server: this process is out of file "
+                "descriptors (limit {}); raise it (ulimit -n) or use fewer workers",
+                descriptor_limit()));
           } else {
             set_nonblocking(message->request.get(), true);
             set_nonblocking(message->reply.get(), true);
@@ -406,10 +507,11 @@ struct ProcessBackend::Impl {
       return;
     }
     if (launch_error && alive_count() == 0) {
-      if (auto attempt = engine.take_ready()) engine.complete(*attempt, Outcome{{}, launch_error});
-      launch_error = nullptr;
+      const auto error = std::exchange(launch_error, nullptr);
+      while (auto attempt = engine.take_ready()) engine.complete(*attempt, Outcome{{}, error});
       return;
     }
+    launch_error = nullptr;  // workers are alive: the failure only stopped the scaling
     for (auto& [serial, s] : slots) {
       if (s.state != State::Idle) continue;
       auto attempt = engine.take_ready();
@@ -419,9 +521,9 @@ struct ProcessBackend::Impl {
       s.out_offset = 0;
       try {
         if (work.request.size() <= kInlineRequest) {
-          append_frame(s.out, FrameType::Request, work.request, config.max_frame_size);
+          append_frame(s.out, FrameType::Request, attempt->id, work.request, config.max_frame_size);
         } else {
-          append_frame_header(s.out, FrameType::Request, work.request.size(), config.max_frame_size);
+          append_frame_header(s.out, FrameType::Request, attempt->id, work.request.size(), config.max_frame_size);
           s.out_body = work.request;
           s.out_owner = attempt->task;
         }
@@ -430,7 +532,6 @@ struct ProcessBackend::Impl {
         engine.complete(*attempt, Outcome{{}, std::current_exception()});
         continue;
       }
-      s.task_name = work.name;
       s.decode = work.decode;
       s.attempt = std::move(*attempt);
       s.state = State::Busy;
@@ -525,7 +626,10 @@ struct ProcessBackend::Impl {
           if (s.state == State::Idle || s.state == State::Busy) s.deadline.reset();
           break;
         case FrameType::Value:
-        case FrameType::Error: finish_attempt(s, *frame); break;
+        case FrameType::Error:
+        case FrameType::Exit:
+          if (!finish_attempt(s, *frame)) return false;
+          break;
         case FrameType::Request:
           fail_slot(s, std::make_exception_ptr(OsiisoError("ProcessQueue: a worker sent an unexpected frame")));
           return false;
@@ -533,25 +637,60 @@ struct ProcessBackend::Impl {
     }
   }
 
-  void finish_attempt(Slot& s, const Frame& frame) {
-    if (s.state != State::Busy || !s.attempt) return;  // an interrupted attempt: dropped
+  // Settles the slot's attempt with its reply; false when the reply cannot be the answer to it.
+  bool finish_attempt(Slot& s, const Frame& frame) {
+    if (s.state != State::Busy || !s.attempt) return true;  // an interrupted attempt: dropped
+    if (frame.id != s.attempt->id) {
+      fail_slot(s, std::make_exception_ptr(OsiisoError(fmt::format(
+                       "ProcessQueue: worker (pid {}) answered request {} while running task '{}' (request {}); a "
+                       "process forked by a task and still serving the worker's pipes? The worker was replaced",
+                       s.pid, frame.id, task_name(*s.attempt), s.attempt->id))));
+      return false;
+    }
     Attempt attempt = std::move(*s.attempt);
     s.attempt.reset();
-    s.state = State::Idle;
     first_served = true;
     Outcome outcome;
+    if (frame.type == FrameType::Exit) {
+      int code = 0;
+      const auto* end = frame.payload.data() + frame.payload.size();
+      if (frame.payload.size() > 11 || std::from_chars(frame.payload.data(), end, code).ptr != end) {
+        fail_slot(s, std::make_exception_ptr(
+                         OsiisoError(fmt::format("ProcessQueue: worker (pid {}) sent a corrupt exit report", s.pid))));
+        engine.complete(attempt, Outcome{{},
+                                         std::make_exception_ptr(OsiisoError(fmt::format(
+                                             "ProcessQueue: worker (pid {}) sent a corrupt exit report while "
+                                             "running task '{}'",
+                                             s.pid, task_name(attempt))))});
+        return false;
+      }
+      // The worker ends itself right after this frame; it is replaced when it is reaped.
+      s.state = State::Exiting;
+      s.deadline = Clock::now() + to_duration(config.kill_grace) * 10;
+      outcome.error = std::make_exception_ptr(WorkerDiedError(fmt::format(
+          "ProcessQueue worker (pid {}) ended because task '{}' called exit({}); a task must return or throw, "
+          "and the worker ran none of the program's atexit handlers or static destructors",
+          s.pid, task_name(attempt), code)));
+      engine.complete(attempt, std::move(outcome));
+      return true;
+    }
+    s.state = State::Idle;
     if (frame.type == FrameType::Value) {
       try {
         outcome.value = s.decode(frame.payload);
       } catch (const std::exception& e) {
-        outcome.error = std::make_exception_ptr(OsiisoError(
-            fmt::format("ProcessQueue task '{}': its result could not be deserialized: {}", s.task_name, e.what())));
+        outcome.error = std::make_exception_ptr(OsiisoError(fmt::format(
+            "ProcessQueue task '{}': its result could not be deserialized: {}", task_name(attempt), e.what())));
       }
     } else {
       outcome.error = decode_exception(frame.payload);
     }
     engine.complete(attempt, std::move(outcome));
+    return true;
   }
+
+  // The name the user gave the task (or its registered name).
+  static const std::string& task_name(const Attempt& attempt) { return attempt.task->state->name; }
 
   // A worker that broke the protocol: its attempt fails with `error` and it is killed.
   void fail_slot(Slot& s, std::exception_ptr error) {
@@ -568,8 +707,11 @@ struct ProcessBackend::Impl {
 
   // ---- killing and reaping ----
 
+  // Signals the worker and its process group (what its tasks started), while its pid is still
+  // reserved by the unreaped worker.
   void signal_slot(Slot& s, int sig) noexcept {
     if (s.reaped) return;
+    ::kill(-s.pid, sig);
 #ifdef SYS_pidfd_send_signal
     if (s.pidfd && ::syscall(SYS_pidfd_send_signal, s.pidfd.get(), sig, nullptr, 0) == 0) return;
 #endif
@@ -588,7 +730,6 @@ struct ProcessBackend::Impl {
   void kill_slot(Slot& s) {
     if (s.state == State::Killing) return;
     signal_slot(s, SIGTERM);
-    s.term_sent = true;
     s.state = State::Killing;
     s.deadline = Clock::now() + to_duration(config.kill_grace);
   }
@@ -601,9 +742,8 @@ struct ProcessBackend::Impl {
       switch (s.state) {
         case State::Starting:
           if (config.method != StartMethod::Fork) {
-            broken = std::make_exception_ptr(
-                OsiisoError(fmt::format("ProcessQueue: the worker process (pid {}) did not report ready within {}s; {}",
-                                        s.pid, config.start_timeout.count(), init_hint(config.method))));
+            not_ready(fmt::format("ProcessQueue: the worker process (pid {}) did not report ready within {}s; {}",
+                                  s.pid, config.start_timeout.count(), init_hint(config.method)));
           }
           signal_slot(s, SIGKILL);
           s.state = State::Killing;
@@ -630,6 +770,13 @@ struct ProcessBackend::Impl {
   // Collects exit statuses of our own children (pidfd readable, or polled without pidfd).
   void try_reap(Slot& s) {
     if (s.reaped || !s.own_child) return;
+    siginfo_t exited{};
+    if (::waitid(P_PID, static_cast<id_t>(s.pid), &exited, WEXITED | WNOHANG | WNOWAIT) == 0 && exited.si_pid == 0) {
+      return;  // still running
+    }
+    // Ended but not yet reaped: its pid still names its process group, so what its tasks left
+    // running goes with it.
+    ::kill(-s.pid, SIGKILL);
     int status = 0;
     const pid_t r = ::waitpid(s.pid, &status, WNOHANG);
     if (r == s.pid) {
@@ -650,22 +797,25 @@ struct ProcessBackend::Impl {
     for (const auto serial : done) {
       auto node = slots.extract(serial);
       Slot& s = node.mapped();
-      if (s.reply) pump_read(s);  // a reply written just before the end
+      try {
+        if (s.reply) pump_read(s);  // a reply written just before the end
+      } catch (const std::exception&) {
+        // Unreadable: the attempt fails below as the worker's death.
+      }
       if (s.request) unwatch(s.request.get());
       if (s.reply) unwatch(s.reply.get());
       if (s.pidfd) unwatch(s.pidfd.get());
       update_live();
       if (!s.hello && config.method != StartMethod::Fork && !broken) {
-        broken = std::make_exception_ptr(
-            OsiisoError(fmt::format("ProcessQueue: the worker process (pid {}) {} before it was ready; {}", s.pid,
-                                    describe_status(s.status), init_hint(config.method))));
+        not_ready(fmt::format("ProcessQueue: the worker process (pid {}) {} before it was ready; {}", s.pid,
+                              describe_status(s.status), init_hint(config.method)));
       }
       if (s.attempt) {
         Attempt attempt = std::move(*s.attempt);
         engine.complete(attempt, Outcome{{},
                                          std::make_exception_ptr(WorkerDiedError(
                                              fmt::format("ProcessQueue worker (pid {}) {} while running task '{}'",
-                                                         s.pid, describe_status(s.status), s.task_name)))});
+                                                         s.pid, describe_status(s.status), task_name(attempt))))});
       }
     }
   }
@@ -700,30 +850,49 @@ struct ProcessBackend::Impl {
     for (int i = 0; i < n; ++i) {
       const auto t = events[i].data.u64;
       if (t == kWakeTag) {
-        wake_pending = false;
-        std::uint64_t value;
-        [[maybe_unused]] const auto r = ::read(wake_fd.get(), &value, sizeof value);
+        drain_wake();
         continue;
       }
       if (t == kServerTag) {
-        if (server) handle_server();
+        if (!server) continue;
+        try {
+          handle_server();
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "osiiso: ProcessQueue restarts its fork server: %s\n", e.what());
+          server_failed(std::nullopt);
+        }
         continue;
       }
       const auto it = slots.find(t >> 2);
       if (it == slots.end()) continue;
       Slot& s = it->second;
-      switch (static_cast<Kind>(t & 3)) {
-        case kReply: pump_read(s); break;
-        case kRequest: pump_write(s); break;
-        case kPidfd:
-          pump_read(s);
-          try_reap(s);
-          if (s.pidfd) {
-            unwatch(s.pidfd.get());
-            s.pidfd.reset();
-          }
-          break;
+      try {
+        handle_slot_event(s, static_cast<Kind>(t & 3));
+      } catch (const std::exception& e) {
+        // Concerns this worker only (a reply too large to allocate, say): its attempt fails and
+        // it is replaced; the other workers go on.
+        fail_slot(s, std::make_exception_ptr(OsiisoError(
+                         fmt::format("ProcessQueue: cannot receive the reply of {} from worker (pid {}): {}{}; the "
+                                     "worker was replaced",
+                                     s.attempt ? fmt::format("task '{}'", task_name(*s.attempt)) : "a task", s.pid,
+                                     e.what(), dynamic_cast<const std::bad_alloc*>(&e) ? " (out of memory)" : ""))));
+        s.decoder = FrameDecoder(config.max_frame_size);
       }
+    }
+  }
+
+  void handle_slot_event(Slot& s, Kind kind) {
+    switch (kind) {
+      case kReply: pump_read(s); break;
+      case kRequest: pump_write(s); break;
+      case kPidfd:
+        pump_read(s);
+        try_reap(s);
+        if (s.pidfd) {
+          unwatch(s.pidfd.get());
+          s.pidfd.reset();
+        }
+        break;
     }
   }
 

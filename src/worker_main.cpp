@@ -9,10 +9,7 @@
 #include <osiiso/errors.hpp>
 
 #include <fmt/format.h>
-#include <malloc.h>
-#include <signal.h>
 #include <stdio_ext.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -44,7 +41,8 @@ void flush_output() noexcept {
 
 int serve_requests(int request_fd, int reply_fd) noexcept {
   try {
-    if (!write_frame(reply_fd, FrameType::Hello, std::to_string(::getpid()))) return 0;
+    const pid_t self = ::getpid();
+    if (!write_frame(reply_fd, FrameType::Hello, 0, std::to_string(self))) return 0;
     // Kept from one request to the next, so that a stream of large arguments is read into warm
     // memory that is not zero-filled again; released after a request over kKeptRequestBuffer.
     std::string request_buffer;
@@ -62,9 +60,11 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
                      static_cast<int>(frame->type));
         return 2;
       }
+      const std::uint64_t attempt = frame->id;
       std::string reply;
       FrameType type = FrameType::Error;
       std::string name;
+      begin_attempt(reply_fd, attempt);
       try {
         const auto request = decode_request(frame->payload);
         name = request.name;
@@ -83,6 +83,9 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
       } catch (...) {
         reply = encode_exception(std::current_exception());
       }
+      end_attempt();
+      // A task that forked and whose child returned from it: only the worker itself may reply.
+      if (::getpid() != self) std::_Exit(0);
       frame.reset();
       if (request_buffer.capacity() > kKeptRequestBuffer) std::string().swap(request_buffer);
       flush_output();
@@ -92,34 +95,12 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
             fmt::format("ProcessQueue task '{}': its serialized result of {} bytes exceeds the limit of {} bytes", name,
                         reply.size(), kMaxFrameSize)));
       }
-      if (!write_frame(reply_fd, type, reply)) return 0;  // the queue is gone
+      if (!write_frame(reply_fd, type, attempt, reply)) return 0;  // the queue is gone
     }
   } catch (...) {
     // Out of memory outside a task, or similar: the parent sees the worker die.
     return 3;
   }
-}
-
-void prepare_worker_process(pid_t parent) noexcept {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // The parent may have died before prctl took effect.
-  if (::getppid() != parent) std::_Exit(1);
-  // A worker serves one request after another: keep freed memory for the next one. With glibc's
-  // defaults a fresh worker returned its request and argument buffers to the kernel after every
-  // task and faulted them in again (~3 ms of page faults per 1 MiB argument). At most 64 MiB of
-  // freed memory stays mapped; blocks over 32 MiB are still mapped and unmapped one by one.
-  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  // Catch2 and other hosts install handlers for fatal signals; a worker must just die so that
-  // its parent can report the signal.
-  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) {
-    ::signal(sig, SIG_DFL);
-  }
-  ::signal(SIGINT, SIG_IGN);  // Ctrl-C is the parent's business; it stops us.
-  ::signal(SIGPIPE, SIG_IGN);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
 void run_forked_worker(int request_fd, int reply_fd, pid_t parent) noexcept {

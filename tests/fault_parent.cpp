@@ -60,8 +60,9 @@ void put(int fd, std::string_view bytes) {
 // A worker that breaks the protocol once, as `mode` says.
 [[noreturn]] void misbehave(std::string_view mode, int request, int reply) {
   if (mode == "no_hello") std::_Exit(0);
-  osiiso::detail::write_frame(reply, FrameType::Hello, std::to_string(::getpid()));
-  (void)osiiso::detail::read_frame(request);
+  osiiso::detail::write_frame(reply, FrameType::Hello, 0, std::to_string(::getpid()));
+  const auto asked = osiiso::detail::read_frame(request);
+  const std::uint64_t id = asked ? asked->id : 0;
   constexpr unsigned char magic = 0xA5;
   const auto value = static_cast<unsigned char>(FrameType::Value);
   if (mode == "bad_magic") {
@@ -81,14 +82,14 @@ void put(int fd, std::string_view bytes) {
     put(reply, forged_frame_header(magic, value, 4).substr(0, 5));
     std::_Exit(0);
   } else if (mode == "unexpected_request") {
-    osiiso::detail::write_frame(reply, FrameType::Request, "x");
+    osiiso::detail::write_frame(reply, FrameType::Request, id, "x");
     hang();
   } else if (mode == "garbage_value") {
-    osiiso::detail::write_frame(reply, FrameType::Value, "this is not a boost archive");
+    osiiso::detail::write_frame(reply, FrameType::Value, id, "this is not a boost archive");
   } else if (mode == "garbage_error") {
-    osiiso::detail::write_frame(reply, FrameType::Error, std::string("\x63\xff\xff\xff\x7f", 5));
+    osiiso::detail::write_frame(reply, FrameType::Error, id, std::string("\x63\xff\xff\xff\x7f", 5));
   } else if (mode == "unknown_error_kind") {
-    osiiso::detail::write_frame(reply, FrameType::Error, std::string(1, '\x63') + std::string(8, '\0'));
+    osiiso::detail::write_frame(reply, FrameType::Error, id, std::string(1, '\x63') + std::string(8, '\0'));
   } else {
     std::fprintf(stderr, "fault_parent: unknown mode %s\n", std::string(mode).c_str());
     std::_Exit(8);

@@ -132,11 +132,13 @@ inline std::size_t fd_count() {
 /// Time elapsed since `start`.
 inline Seconds since(Clock::time_point start) { return Clock::now() - start; }
 
-// A frame header with any magic byte, type and payload length, for forging malformed frames.
-inline std::string forged_frame_header(unsigned char magic, unsigned char type, std::uint64_t size) {
+// A frame header with any magic byte, type, payload length and attempt id, for forging malformed frames.
+inline std::string forged_frame_header(unsigned char magic, unsigned char type, std::uint64_t size,
+                                       std::uint64_t id = 0) {
   std::string h;
   h.push_back(static_cast<char>(magic));
   h.push_back(static_cast<char>(type));
+  h.append(reinterpret_cast<const char*>(&id), sizeof id);
   h.append(reinterpret_cast<const char*>(&size), sizeof size);
   return h;
 }

@@ -75,7 +75,7 @@ namespace {
 
 std::string frame(FrameType type, const std::string& payload) {
   std::string out;
-  osiiso::detail::append_frame(out, type, payload);
+  osiiso::detail::append_frame(out, type, 0, payload);
   return out;
 }
 

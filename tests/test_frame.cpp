@@ -26,7 +26,7 @@ namespace {
 
 std::string frame_bytes(FrameType type, const std::string& payload) {
   std::string out;
-  osiiso::detail::append_frame(out, type, payload);
+  osiiso::detail::append_frame(out, type, 0, payload);
   return out;
 }
 
@@ -94,7 +94,7 @@ TEST_CASE("corrupt frames raise FrameError instead of crashing", "[frame]") {
   SECTION("oversized length is rejected before any allocation") {
     auto bytes = frame_bytes(FrameType::Value, "");
     const std::uint64_t huge = std::uint64_t{1} << 60;
-    std::memcpy(bytes.data() + 2, &huge, sizeof huge);
+    std::memcpy(bytes.data() + osiiso::detail::kFrameHeaderSize - sizeof huge, &huge, sizeof huge);
     FrameDecoder decoder;
     decoder.feed(bytes.data(), bytes.size());
     CHECK_THROWS_WITH(decoder.next(), Catch::Contains("exceeds the ProcessQueue limit"));
@@ -105,7 +105,7 @@ TEST_CASE("corrupt frames raise FrameError instead of crashing", "[frame]") {
     decoder.feed(bytes.data(), bytes.size());
     CHECK_THROWS_AS(decoder.next(), FrameError);
     std::string out;
-    CHECK_THROWS_AS(osiiso::detail::append_frame(out, FrameType::Value, std::string(17, 'a'), 16), FrameError);
+    CHECK_THROWS_AS(osiiso::detail::append_frame(out, FrameType::Value, 0, std::string(17, 'a'), 16), FrameError);
   }
   SECTION("random garbage") {
     std::mt19937 rng(42);
@@ -140,8 +140,8 @@ TEST_CASE("blocking frame I/O over a pipe, including a payload larger than the p
   auto pipe = osiiso::detail::make_pipe();
   const std::string big(4 << 20, 'z');
   std::thread writer([&] {
-    CHECK(osiiso::detail::write_frame(pipe.write.get(), FrameType::Value, big));
-    CHECK(osiiso::detail::write_frame(pipe.write.get(), FrameType::Hello, "1"));
+    CHECK(osiiso::detail::write_frame(pipe.write.get(), FrameType::Value, 7, big));
+    CHECK(osiiso::detail::write_frame(pipe.write.get(), FrameType::Hello, 0, "1"));
     pipe.write.reset();
   });
   auto a = osiiso::detail::read_frame(pipe.read.get());
@@ -149,6 +149,7 @@ TEST_CASE("blocking frame I/O over a pipe, including a payload larger than the p
   writer.join();
   REQUIRE(a);
   CHECK(a->payload == big);
+  CHECK(a->id == 7);
   REQUIRE(b);
   CHECK(b->type == FrameType::Hello);
   CHECK_FALSE(osiiso::detail::read_frame(pipe.read.get()).has_value());  // clean end of file

@@ -220,7 +220,7 @@ TEST_CASE("the worker loop serves requests until end of file", "[registry][worke
   CHECK(hello->type == FrameType::Hello);
 
   auto ask = [&](const std::string& request) {
-    REQUIRE(osiiso::detail::write_frame(requests.write.get(), FrameType::Request, request));
+    REQUIRE(osiiso::detail::write_frame(requests.write.get(), FrameType::Request, 0, request));
     auto reply = osiiso::detail::read_frame(replies.read.get());
     REQUIRE(reply);
     return *reply;

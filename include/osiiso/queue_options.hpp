@@ -85,6 +85,9 @@ struct RunOptions {
   bool strict = false;
   /// Fail policy for this run only.
   std::optional<FailPolicy> fail_policy{};
+
+  /// Throws std::invalid_argument with the Python library's message when a field is out of range.
+  void validate() const;
 };
 
 /// Options of shutdown().

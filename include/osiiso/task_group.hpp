@@ -87,6 +87,7 @@ class CompletionRange {
     if (remaining_ == 0) return std::nullopt;
     std::unique_lock lock(shared_->mu);
     const auto ready = [this] { return !shared_->finished.empty(); };
+    if (!ready()) detail::check_blocking_wait("iter_completed()", "the next of its handles", detail::fork_generation());
     if (deadline_) {
       if (!shared_->cv.wait_until(lock, *deadline_, ready)) {
         throw TimeoutError("iter_completed(): handles did not complete within the timeout");

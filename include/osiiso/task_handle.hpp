@@ -4,6 +4,7 @@
 
 #include <osiiso/chrono.hpp>
 #include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/process_identity.hpp>
 #include <osiiso/detail/task_state.hpp>
 #include <osiiso/enums.hpp>
 #include <osiiso/errors.hpp>
@@ -49,6 +50,7 @@ class [[nodiscard]] SyncTaskHandle {
   const TaskResult& wait() const {
     start_queue_if_idle();
     std::unique_lock lock(state_->mu);
+    if (!state_->result) detail::check_blocking_wait("SyncTaskHandle::wait()", state_->name, state_->fork_generation);
     state_->cv.wait(lock, [this] { return state_->result != nullptr; });
     return *state_->result;
   }
@@ -58,6 +60,7 @@ class [[nodiscard]] SyncTaskHandle {
   const TaskResult& wait(std::chrono::duration<Rep, Period> timeout) const {
     start_queue_if_idle();
     std::unique_lock lock(state_->mu);
+    if (!state_->result) detail::check_blocking_wait("SyncTaskHandle::wait()", state_->name, state_->fork_generation);
     if (!state_->cv.wait_for(lock, timeout, [this] { return state_->result != nullptr; })) {
       throw TimeoutError("SyncTaskHandle::wait(): task '" + state_->name + "' did not finish within the timeout");
     }
@@ -170,6 +173,7 @@ class [[nodiscard]] SyncTaskHandle {
       std::lock_guard lock(state_->mu);
       if (state_->result) return;
     }
+    if (state_->fork_generation != detail::fork_generation()) return;  // wait() throws the error
     if (auto engine = state_->engine.lock()) engine->ensure_started();
   }
 

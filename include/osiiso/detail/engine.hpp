@@ -5,6 +5,7 @@
 
 #include <osiiso/chrono.hpp>
 #include <osiiso/detail/backend.hpp>
+#include <osiiso/detail/process_identity.hpp>
 #include <osiiso/detail/task_state.hpp>
 #include <osiiso/enums.hpp>
 #include <osiiso/queue_options.hpp>
@@ -114,6 +115,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool cancel_task(const TaskPtr& task);
   void ensure_started();
 
+  // True in a forked copy of the process that created the engine: it must not be used there, and
+  // its threads do not exist (the queue's destructor abandons it instead of stopping it).
+  [[nodiscard]] bool foreign() const noexcept;
+
   void start();
   RunSummary run(const RunOptions& options);
   void join();
@@ -158,6 +163,12 @@ class Engine : public std::enable_shared_from_this<Engine> {
     std::string message;
   };
 
+  // InvalidStateError in a forked copy of the creating process.
+  void check_owner(std::string_view caller) const;
+  // Also refuses dispatch threads, where a blocking call would wait for itself.
+  void check_may_block(std::string_view caller) const;
+  // start() on behalf of `caller` (named in the error on a shut-down queue).
+  void start_as(std::string_view caller);
   void start_locked();
   void push_ready_locked(const TaskPtr& task);
   void push_timer_locked(Clock::time_point at, const TaskPtr& task, TimerKind kind);
@@ -185,6 +196,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::vector<Timer> timers_;
   std::unordered_set<TaskPtr> active_;
   std::vector<TaskResult> results_;
+  // results_[0, reported_) were in an earlier run's summary; the next run() reports the rest.
+  std::size_t reported_ = 0;
   std::size_t outstanding_ = 0;
   std::size_t scheduled_ = 0;
   std::uint64_t seq_ = 0;
@@ -199,8 +212,14 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool timed_out_ = false;
   bool shutdown_signal_ = false;
   bool stopping_timer_ = false;
+  const std::uint64_t fork_generation_;
+  const int creator_pid_;
   std::thread timer_thread_;
 };
+
+// Keeps `engine` alive, untouched, until the process ends: a forked copy of a queue cannot stop
+// threads and workers that exist only in its parent.
+void abandon_engine(std::shared_ptr<Engine> engine) noexcept;
 
 // Logs a hook's exception instead of propagating it.
 void report_hook_error(const char* hook, const std::exception_ptr& error) noexcept;

@@ -22,10 +22,14 @@ enum class FrameType : std::uint8_t {
   Request = 2,  // parent -> worker: encode_request(name, arguments)
   Value = 3,    // worker -> parent: the result archive
   Error = 4,    // worker -> parent: encode_exception(...)
+  Exit = 5,     // worker -> parent: the task called exit() (payload: the code, decimal)
 };
 
+// Every request carries its attempt's id and every reply echoes it, so that a reply is provably
+// the answer to the request it settles (Hello frames carry 0).
 struct Frame {
   FrameType type = FrameType::Hello;
+  std::uint64_t id = 0;
   std::string payload;
 };
 
@@ -35,18 +39,20 @@ class FrameError : public OsiisoError {
   using OsiisoError::OsiisoError;
 };
 
-// magic byte, type byte, 64-bit payload length.
-inline constexpr std::size_t kFrameHeaderSize = 10;
+// magic byte, type byte, 64-bit attempt id, 64-bit payload length.
+inline constexpr std::size_t kFrameHeaderSize = 18;
 
 // Appends one frame to `out`; throws FrameError when the payload exceeds `max_size`.
-void append_frame(std::string& out, FrameType type, std::string_view payload, std::size_t max_size = kMaxFrameSize);
+void append_frame(std::string& out, FrameType type, std::uint64_t id, std::string_view payload,
+                  std::size_t max_size = kMaxFrameSize);
 // Appends only the header of a frame whose payload (of `payload_size` bytes) is written separately;
 // throws FrameError when it exceeds `max_size`.
-void append_frame_header(std::string& out, FrameType type, std::size_t payload_size,
+void append_frame_header(std::string& out, FrameType type, std::uint64_t id, std::size_t payload_size,
                          std::size_t max_size = kMaxFrameSize);
 
 // Blocking write of one frame; false when the pipe is gone (EPIPE etc.).
-bool write_frame(int fd, FrameType type, std::string_view payload, std::size_t max_size = kMaxFrameSize);
+bool write_frame(int fd, FrameType type, std::uint64_t id, std::string_view payload,
+                 std::size_t max_size = kMaxFrameSize);
 
 // Blocking read of one frame; nullopt on end of file at a frame boundary. Throws FrameError on
 // a truncated, corrupt or oversized frame or on an I/O error.
@@ -55,6 +61,7 @@ std::optional<Frame> read_frame(int fd, std::size_t max_size = kMaxFrameSize);
 // A frame whose payload lives in a caller's buffer.
 struct FrameView {
   FrameType type = FrameType::Hello;
+  std::uint64_t id = 0;
   std::string_view payload;
 };
 // read_frame() into `buffer`, reusing its memory from one frame to the next (bytes it already

@@ -51,6 +51,7 @@ struct ServerMessage {
   int status = 0;
   UniqueFd request;
   UniqueFd reply;
+  bool descriptors_lost = false;  // a Forked message whose descriptors could not be received
 };
 // Sends a message (with two descriptors to pass, or -1); false when the peer is gone.
 bool send_server_message(int socket, ServerTag tag, pid_t pid, int status, int fd_a = -1, int fd_b = -1) noexcept;

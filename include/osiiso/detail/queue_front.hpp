@@ -154,6 +154,11 @@ class QueueFront {
 
   /// Graceful shutdown, or forced when the scope is left by an exception.
   ~QueueFront() {
+    if (engine_->foreign()) {
+      // A forked copy: the queue's threads and workers belong to the parent; release nothing.
+      abandon_engine(std::move(engine_));
+      return;
+    }
     try {
       engine_->shutdown(std::uncaught_exceptions() > uncaught_at_construction_);
     } catch (...) {

@@ -10,6 +10,7 @@
 #include <any>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,7 @@ struct TaskState {
   std::any metadata;
   std::weak_ptr<Engine> engine;
   std::weak_ptr<Task> task;
+  std::uint64_t fork_generation = 0;  // of the submitting process (detail/process_identity.hpp)
 
   mutable std::mutex mu;
   std::condition_variable cv;

@@ -4,6 +4,9 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <initializer_list>
+
 namespace osiiso::detail {
 
 // Environment variables through which a re-executed program learns that it is a worker
@@ -19,9 +22,19 @@ inline constexpr int kMissingInitExitCode = 121;
 int serve_requests(int request_fd, int reply_fd) noexcept;
 
 // Makes the calling process a worker: dies with its parent (`parent`, checked against getppid()
-// to close the race), default dispositions for fatal signals, SIGINT and SIGPIPE ignored,
-// an empty signal mask.
+// to close the race), leads its own process group, reads /dev/null as stdin, default
+// dispositions for fatal signals, SIGINT and SIGPIPE ignored, an empty signal mask, and an
+// exit() that skips the application's atexit handlers and static destructors.
 void prepare_worker_process(pid_t parent) noexcept;
+
+// Closes every descriptor above stderr except `keep` (a re-executed worker or fork server
+// inherits whatever the parent opened without O_CLOEXEC).
+void close_inherited_fds(std::initializer_list<int> keep) noexcept;
+
+// Brackets one attempt in serve_requests(), so that a task calling exit() is reported on
+// `reply_fd` as an Exit frame for `attempt`.
+void begin_attempt(int reply_fd, std::uint64_t attempt) noexcept;
+void end_attempt() noexcept;
 
 // Body of a worker created by fork(): also closes the plumbing it inherited (other workers'
 // pipes) and drops stdio output buffered by the parent, then serves and _Exit()s.
