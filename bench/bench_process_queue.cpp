@@ -71,6 +71,40 @@ void roundtrip(benchmark::State& state, const char* method) {
   state.counters["p99_us"] = osiiso::bench::quantile(samples, 0.99);
 }
 
+// 2b. 500 round trips, a burst of 20,000 trivial tasks, 500 round trips again: after a burst the
+// round trip must return to its idle median (a lost poller wake-up once held it at one poll).
+void roundtrip_after_burst(benchmark::State& state, const char* method) {
+  constexpr int kTrips = 500;
+  constexpr int kBurst = 20000;
+  osiiso::ProcessQueue q(options(method, 2));
+  q.start();
+  for (int i = 0; i < 200; ++i) benchmark::DoNotOptimize(q.submit(noop, i).value());
+  const auto trips = [&q] {
+    std::vector<double> samples;
+    samples.reserve(kTrips);
+    for (int i = 0; i < kTrips; ++i) {
+      const auto start = BenchClock::now();
+      benchmark::DoNotOptimize(q.submit(noop, i).value());
+      samples.push_back(seconds_since(start) * 1e6);
+    }
+    return samples;
+  };
+  std::vector<int> inputs(kBurst);
+  for (int i = 0; i < kBurst; ++i) inputs[static_cast<std::size_t>(i)] = i;
+  std::vector<double> before;
+  std::vector<double> after;
+  for (auto _ : state) {
+    before = trips();
+    (void)q.map(noop, inputs);
+    q.join();
+    after = trips();
+  }
+  state.counters["before_median_us"] = osiiso::bench::median(before);
+  state.counters["after_median_us"] = osiiso::bench::median(after);
+  state.counters["after_p99_us"] = osiiso::bench::quantile(after, 0.99);
+  state.counters["after_max_us"] = osiiso::bench::quantile(after, 1.0);
+}
+
 // 3. 20,000 trivial tasks submitted one by one, then all waited on.
 void throughput(benchmark::State& state, const char* method) {
   constexpr int kTasks = 20000;
@@ -170,6 +204,9 @@ BENCHMARK_CAPTURE(startup, fork, "fork")->Iterations(1)->Unit(benchmark::kMillis
 BENCHMARK_CAPTURE(startup, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(roundtrip, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(roundtrip, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(roundtrip_after_burst, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(roundtrip_after_burst, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(roundtrip_after_burst, forkserver, "forkserver")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(throughput, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(throughput, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(payload, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);

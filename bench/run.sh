@@ -33,9 +33,10 @@ osiiso() {  # osiiso() NAME FILTER
 for round in $(seq 1 "$rounds"); do
   echo "== round $round/$rounds" >&2
   osiiso "pipe-$round" '^pipe/'
-  for w in startup roundtrip throughput payload cpu_scaling; do
+  for w in startup roundtrip roundtrip_after_burst throughput payload cpu_scaling; do
     echo "-- $w" >&2
     osiiso "$w-$round" "^$w/"
+    [[ $w == roundtrip_after_burst ]] && continue  # osiiso only: a regression guard, no peer row
     for impl in ppe pool; do "${peers[@]}" "$impl" "$w" >>"$out/peers-$round.jsonl"; done
     if [[ $w == startup ]]; then
       for impl in ppe pool; do "${peers[@]}" "$impl" "$w" --context spawn >>"$out/peers-$round.jsonl"; done

@@ -53,7 +53,8 @@ void consume_reply(const Frame& frame) {
     case FrameType::Error: (void)osiiso::detail::decode_exception(frame.payload); break;
     case FrameType::Request: allowing_errors([&] { (void)osiiso::detail::decode_request(frame.payload); }); break;
     case FrameType::Hello:
-    case FrameType::Exit: break;
+    case FrameType::Exit:
+    case FrameType::Signal: break;
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
 #include <random>
 
 namespace osiiso::detail {
@@ -56,12 +57,13 @@ TaskResult make_result(const TaskState& s, TaskStatus status, std::string messag
 }  // namespace
 
 void abandon_engine(std::shared_ptr<Engine> engine) noexcept {
-  // Reachable from a global, so leak checkers do not report it.
-  static auto* abandoned = new std::vector<std::shared_ptr<Engine>>();
   try {
+    // Reachable from a global, so leak checkers do not report it.
+    static auto* abandoned = new std::vector<std::shared_ptr<Engine>>();
     abandoned->push_back(std::move(engine));
   } catch (...) {
-    static_cast<void>(new std::shared_ptr<Engine>(std::move(engine)));  // never freed, on purpose
+    // Out of memory: still never destroy it.
+    static_cast<void>(new (std::nothrow) std::shared_ptr<Engine>(std::move(engine)));
   }
 }
 

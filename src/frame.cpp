@@ -68,7 +68,7 @@ Header parse_header(const char* p, std::size_t max_size) {
     throw FrameError("corrupt frame on a ProcessQueue pipe (bad magic byte)");
   }
   const auto type = static_cast<std::uint8_t>(p[1]);
-  if (type < 1 || type > 5)
+  if (type < 1 || type > 6)
     throw FrameError(fmt::format("corrupt frame on a ProcessQueue pipe (unknown type {})", type));
   std::uint64_t id;
   std::memcpy(&id, p + 2, sizeof id);
@@ -141,6 +141,14 @@ std::string error_payload(Kind kind, std::string_view type_name, std::string_vie
 }
 }  // namespace
 
+void write_frame_header(char* header, FrameType type, std::uint64_t id, std::size_t size) noexcept {
+  header[0] = static_cast<char>(kMagic);
+  header[1] = static_cast<char>(type);
+  std::memcpy(header + 2, &id, sizeof id);
+  const std::uint64_t size64 = size;
+  std::memcpy(header + 2 + sizeof id, &size64, sizeof size64);
+}
+
 namespace {
 void fill_header(char (&header)[kFrameHeaderSize], FrameType type, std::uint64_t id, std::size_t size,
                  std::size_t max_size) {
@@ -149,11 +157,7 @@ void fill_header(char (&header)[kFrameHeaderSize], FrameType type, std::uint64_t
         fmt::format("frame of {} bytes exceeds the ProcessQueue limit of {} bytes; pass smaller arguments/results",
                     size, max_size));
   }
-  header[0] = static_cast<char>(kMagic);
-  header[1] = static_cast<char>(type);
-  std::memcpy(header + 2, &id, sizeof id);
-  const std::uint64_t size64 = size;
-  std::memcpy(header + 2 + sizeof id, &size64, sizeof size64);
+  write_frame_header(header, type, id, size);
 }
 }  // namespace
 

@@ -53,8 +53,9 @@ std::string signal_name(int sig) {
   return fmt::format("SIG{} ({})", abbrev, text != nullptr ? text : "unknown");
 }
 
-std::string describe_status(std::optional<int> status) {
-  if (!status) return "exited (status unknown)";
+std::string describe_status(std::optional<int> status, std::optional<int> reported_signal = std::nullopt) {
+  if (!status && reported_signal) return fmt::format("was killed by signal {}", signal_name(*reported_signal));
+  if (!status) return "exited (status unknown; SIGCHLD ignored?)";
   if (WIFSIGNALED(*status)) return fmt::format("was killed by signal {}", signal_name(WTERMSIG(*status)));
   if (WIFEXITED(*status)) return fmt::format("exited with code {}", WEXITSTATUS(*status));
   return fmt::format("ended with wait status {}", *status);
@@ -135,7 +136,8 @@ struct ProcessBackend::Impl {
     std::size_t out_offset = 0;       // over out, then out_body
     bool write_armed = false;
     FrameDecoder decoder;
-    std::optional<int> status;  // wait status once reaped
+    std::optional<int> status;           // wait status once reaped
+    std::optional<int> reported_signal;  // the fatal signal the worker said it was dying of
     bool reaped = false;
     bool hello = false;  // it reported ready once
   };
@@ -357,23 +359,23 @@ struct ProcessBackend::Impl {
 
   // A worker could not be started. With workers alive this only stops the scaling for a while;
   // with none, dispatch() fails the whole backlog with `message` (nothing could run it).
-  void launch_failed(std::string message) {
-    launch_error = std::make_exception_ptr(OsiisoError(std::move(message)));
+  void launch_failed(const std::string& message) {
+    launch_error = std::make_exception_ptr(OsiisoError(message));
     retry_launch_at = Clock::now() + kLaunchRetry;
   }
 
   // A spawned worker never became ready. While another worker serves, that was this one's
   // trouble (out of descriptors, say) and only stops the scaling; with none, the program cannot
   // serve at all (no osiiso::init, a crash at start): every task fails with `message` from now on.
-  void not_ready(std::string message) {
+  void not_ready(const std::string& message) {
     const bool serving = std::any_of(slots.begin(), slots.end(), [](const auto& entry) {
       const Slot& other = entry.second;
       return other.hello && (other.state == State::Idle || other.state == State::Busy);
     });
     if (serving) {
-      launch_failed(std::move(message));
+      launch_failed(message);
     } else {
-      broken = std::make_exception_ptr(OsiisoError(std::move(message)));
+      broken = std::make_exception_ptr(OsiisoError(message));
     }
   }
 
@@ -630,6 +632,16 @@ struct ProcessBackend::Impl {
         case FrameType::Exit:
           if (!finish_attempt(s, *frame)) return false;
           break;
+        case FrameType::Signal: {
+          // Its wait status says the same, unless the kernel reaps it (SIGCHLD ignored).
+          int sig = 0;
+          const auto* end = frame->payload.data() + frame->payload.size();
+          if (frame->payload.size() <= 2 && std::from_chars(frame->payload.data(), end, sig).ptr == end && sig > 0 &&
+              sig < NSIG) {
+            s.reported_signal = sig;
+          }
+          break;
+        }
         case FrameType::Request:
           fail_slot(s, std::make_exception_ptr(OsiisoError("ProcessQueue: a worker sent an unexpected frame")));
           return false;
@@ -808,14 +820,14 @@ struct ProcessBackend::Impl {
       update_live();
       if (!s.hello && config.method != StartMethod::Fork && !broken) {
         not_ready(fmt::format("ProcessQueue: the worker process (pid {}) {} before it was ready; {}", s.pid,
-                              describe_status(s.status), init_hint(config.method)));
+                              describe_status(s.status, s.reported_signal), init_hint(config.method)));
       }
       if (s.attempt) {
         Attempt attempt = std::move(*s.attempt);
         engine.complete(attempt, Outcome{{},
-                                         std::make_exception_ptr(WorkerDiedError(
-                                             fmt::format("ProcessQueue worker (pid {}) {} while running task '{}'",
-                                                         s.pid, describe_status(s.status), task_name(attempt))))});
+                                         std::make_exception_ptr(WorkerDiedError(fmt::format(
+                                             "ProcessQueue worker (pid {}) {} while running task '{}'", s.pid,
+                                             describe_status(s.status, s.reported_signal), task_name(attempt))))});
       }
     }
   }

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -26,6 +27,42 @@ namespace {
 std::atomic<pid_t> g_worker_pid{0};
 std::atomic<int> g_reply_fd{-1};
 std::atomic<std::uint64_t> g_running_attempt{0};
+
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+
+// Tells the parent which signal is killing the worker before it dies of it: a parent that ignores
+// SIGCHLD has its children reaped by the kernel and never sees their wait status. Only while a
+// task runs: a reply being written is never cut by a report (its attempt has ended). The handler
+// was reset on entry (SA_RESETHAND), so returning re-raises the signal with its default action.
+void report_fatal_signal(int sig) {
+  const int saved_errno = errno;
+  const auto attempt = g_running_attempt.load();
+  const int reply = g_reply_fd.load();
+  if (attempt != 0 && reply >= 0 && ::getpid() == g_worker_pid.load()) {
+    char frame[kFrameHeaderSize + 4];
+    const int digits = sig >= 10 ? 2 : 1;
+    write_frame_header(frame, FrameType::Signal, attempt, static_cast<std::size_t>(digits));
+    if (digits == 2) frame[kFrameHeaderSize] = static_cast<char>('0' + sig / 10);
+    frame[kFrameHeaderSize + digits - 1] = static_cast<char>('0' + sig % 10);
+    [[maybe_unused]] const auto n = ::write(reply, frame, kFrameHeaderSize + static_cast<std::size_t>(digits));
+  }
+  ::raise(sig);
+  errno = saved_errno;
+}
+
+// Room for report_fatal_signal when the task overflowed its stack.
+void install_fatal_signal_reports() noexcept {
+  static char alternate_stack[64 * 1024];
+  stack_t stack{};
+  stack.ss_sp = alternate_stack;
+  stack.ss_size = sizeof alternate_stack;
+  ::sigaltstack(&stack, nullptr);
+  struct sigaction action {};
+  action.sa_handler = report_fatal_signal;
+  action.sa_flags = SA_RESETHAND | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  for (const int sig : kFatalSignals) ::sigaction(sig, &action, nullptr);
+}
 
 // Registered with on_exit() after the application's own handlers, so it runs before them (the
 // list runs in reverse) and ends the process before any of them: a task that calls exit() must
@@ -68,11 +105,10 @@ void prepare_worker_process(pid_t parent) noexcept {
   // task and faulted them in again. Blocks over 32 MiB are still mapped and unmapped one by one.
   ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
   ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  // Catch2 and other hosts install handlers for fatal signals; a worker must just die so that
-  // its parent can report the signal.
-  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) {
-    ::signal(sig, SIG_DFL);
-  }
+  // Catch2 and other hosts install handlers for fatal signals; a worker must just die (after
+  // saying of what) so that its parent can report the signal.
+  for (int sig : {SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) ::signal(sig, SIG_DFL);
+  install_fatal_signal_reports();
   ::signal(SIGINT, SIG_IGN);  // Ctrl-C is the parent's business; it stops us.
   ::signal(SIGPIPE, SIG_IGN);
   sigset_t none;

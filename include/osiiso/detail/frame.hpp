@@ -23,6 +23,7 @@ enum class FrameType : std::uint8_t {
   Value = 3,    // worker -> parent: the result archive
   Error = 4,    // worker -> parent: encode_exception(...)
   Exit = 5,     // worker -> parent: the task called exit() (payload: the code, decimal)
+  Signal = 6,   // worker -> parent: about to die of this fatal signal (payload: its number, decimal)
 };
 
 // Every request carries its attempt's id and every reply echoes it, so that a reply is provably
@@ -41,6 +42,9 @@ class FrameError : public OsiisoError {
 
 // magic byte, type byte, 64-bit attempt id, 64-bit payload length.
 inline constexpr std::size_t kFrameHeaderSize = 18;
+
+// Writes the kFrameHeaderSize bytes of a header to `header`; async-signal-safe, unchecked.
+void write_frame_header(char* header, FrameType type, std::uint64_t id, std::size_t size) noexcept;
 
 // Appends one frame to `out`; throws FrameError when the payload exceeds `max_size`.
 void append_frame(std::string& out, FrameType type, std::uint64_t id, std::string_view payload,
