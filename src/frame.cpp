@@ -83,7 +83,7 @@ Header parse_header(const char* p, std::size_t max_size) {
 }
 
 // Error kinds on the wire; the numbers are part of the format.
-enum class Kind : std::uint8_t {
+enum class ErrorKind : std::uint8_t {
   Remote = 0,
   LogicError,
   InvalidArgument,
@@ -108,31 +108,31 @@ enum class Kind : std::uint8_t {
 
 struct KindEntry {
   const std::type_info* type;
-  Kind kind;
+  ErrorKind kind;
 };
 
 const KindEntry kKinds[] = {
-    {&typeid(std::logic_error), Kind::LogicError},
-    {&typeid(std::invalid_argument), Kind::InvalidArgument},
-    {&typeid(std::domain_error), Kind::DomainError},
-    {&typeid(std::length_error), Kind::LengthError},
-    {&typeid(std::out_of_range), Kind::OutOfRange},
-    {&typeid(std::runtime_error), Kind::RuntimeError},
-    {&typeid(std::range_error), Kind::RangeError},
-    {&typeid(std::overflow_error), Kind::OverflowError},
-    {&typeid(std::underflow_error), Kind::UnderflowError},
-    {&typeid(std::bad_alloc), Kind::BadAlloc},
-    {&typeid(OsiisoError), Kind::Osiiso},
-    {&typeid(ClosedError), Kind::Closed},
-    {&typeid(QueueFullError), Kind::QueueFull},
-    {&typeid(TimeoutError), Kind::Timeout},
-    {&typeid(CancelledError), Kind::Cancelled},
-    {&typeid(InvalidStateError), Kind::InvalidState},
-    {&typeid(RegistrationError), Kind::Registration},
-    {&typeid(WorkerDiedError), Kind::WorkerDied},
+    {&typeid(std::logic_error), ErrorKind::LogicError},
+    {&typeid(std::invalid_argument), ErrorKind::InvalidArgument},
+    {&typeid(std::domain_error), ErrorKind::DomainError},
+    {&typeid(std::length_error), ErrorKind::LengthError},
+    {&typeid(std::out_of_range), ErrorKind::OutOfRange},
+    {&typeid(std::runtime_error), ErrorKind::RuntimeError},
+    {&typeid(std::range_error), ErrorKind::RangeError},
+    {&typeid(std::overflow_error), ErrorKind::OverflowError},
+    {&typeid(std::underflow_error), ErrorKind::UnderflowError},
+    {&typeid(std::bad_alloc), ErrorKind::BadAlloc},
+    {&typeid(OsiisoError), ErrorKind::Osiiso},
+    {&typeid(ClosedError), ErrorKind::Closed},
+    {&typeid(QueueFullError), ErrorKind::QueueFull},
+    {&typeid(TimeoutError), ErrorKind::Timeout},
+    {&typeid(CancelledError), ErrorKind::Cancelled},
+    {&typeid(InvalidStateError), ErrorKind::InvalidState},
+    {&typeid(RegistrationError), ErrorKind::Registration},
+    {&typeid(WorkerDiedError), ErrorKind::WorkerDied},
 };
 
-std::string error_payload(Kind kind, std::string_view type_name, std::string_view what) {
+std::string error_payload(ErrorKind kind, std::string_view type_name, std::string_view what) {
   std::string out;
   out.push_back(static_cast<char>(kind));
   put_str(out, type_name);
@@ -271,51 +271,51 @@ std::string encode_exception(const std::exception_ptr& error) noexcept {
     try {
       std::rethrow_exception(error);
     } catch (const RemoteError& e) {
-      return error_payload(Kind::RemoteAgain, e.type_name(), e.what());
+      return error_payload(ErrorKind::RemoteAgain, e.type_name(), e.what());
     } catch (const std::exception& e) {
       const auto& type = typeid(e);
       for (const auto& entry : kKinds) {
         if (*entry.type == type) return error_payload(entry.kind, {}, e.what());
       }
-      return error_payload(Kind::Remote, demangle(type.name()), e.what());
+      return error_payload(ErrorKind::Remote, demangle(type.name()), e.what());
     } catch (...) {
       const auto* type = abi::__cxa_current_exception_type();
       const auto name = type != nullptr ? demangle(type->name()) : std::string("unknown");
-      return error_payload(Kind::Remote, name, fmt::format("exception of type {}", name));
+      return error_payload(ErrorKind::Remote, name, fmt::format("exception of type {}", name));
     }
   } catch (...) {
     // Out of memory while describing the error: send something fixed.
-    return std::string(1, static_cast<char>(Kind::BadAlloc)) + std::string(8, '\0');
+    return std::string(1, static_cast<char>(ErrorKind::BadAlloc)) + std::string(8, '\0');
   }
 }
 
 std::exception_ptr decode_exception(std::string_view payload) {
   try {
     Reader r{payload};
-    const auto kind = static_cast<Kind>(r.u8());
+    const auto kind = static_cast<ErrorKind>(r.u8());
     const std::string type(r.str());
     const std::string what(r.str());
     switch (kind) {
-      case Kind::Remote:
-      case Kind::RemoteAgain: return std::make_exception_ptr(RemoteError(type, what));
-      case Kind::LogicError: return std::make_exception_ptr(std::logic_error(what));
-      case Kind::InvalidArgument: return std::make_exception_ptr(std::invalid_argument(what));
-      case Kind::DomainError: return std::make_exception_ptr(std::domain_error(what));
-      case Kind::LengthError: return std::make_exception_ptr(std::length_error(what));
-      case Kind::OutOfRange: return std::make_exception_ptr(std::out_of_range(what));
-      case Kind::RuntimeError: return std::make_exception_ptr(std::runtime_error(what));
-      case Kind::RangeError: return std::make_exception_ptr(std::range_error(what));
-      case Kind::OverflowError: return std::make_exception_ptr(std::overflow_error(what));
-      case Kind::UnderflowError: return std::make_exception_ptr(std::underflow_error(what));
-      case Kind::BadAlloc: return std::make_exception_ptr(std::bad_alloc());
-      case Kind::Osiiso: return std::make_exception_ptr(OsiisoError(what));
-      case Kind::Closed: return std::make_exception_ptr(ClosedError(what));
-      case Kind::QueueFull: return std::make_exception_ptr(QueueFullError(what));
-      case Kind::Timeout: return std::make_exception_ptr(TimeoutError(what));
-      case Kind::Cancelled: return std::make_exception_ptr(CancelledError(what));
-      case Kind::InvalidState: return std::make_exception_ptr(InvalidStateError(what));
-      case Kind::Registration: return std::make_exception_ptr(RegistrationError(what));
-      case Kind::WorkerDied: return std::make_exception_ptr(WorkerDiedError(what));
+      case ErrorKind::Remote:
+      case ErrorKind::RemoteAgain: return std::make_exception_ptr(RemoteError(type, what));
+      case ErrorKind::LogicError: return std::make_exception_ptr(std::logic_error(what));
+      case ErrorKind::InvalidArgument: return std::make_exception_ptr(std::invalid_argument(what));
+      case ErrorKind::DomainError: return std::make_exception_ptr(std::domain_error(what));
+      case ErrorKind::LengthError: return std::make_exception_ptr(std::length_error(what));
+      case ErrorKind::OutOfRange: return std::make_exception_ptr(std::out_of_range(what));
+      case ErrorKind::RuntimeError: return std::make_exception_ptr(std::runtime_error(what));
+      case ErrorKind::RangeError: return std::make_exception_ptr(std::range_error(what));
+      case ErrorKind::OverflowError: return std::make_exception_ptr(std::overflow_error(what));
+      case ErrorKind::UnderflowError: return std::make_exception_ptr(std::underflow_error(what));
+      case ErrorKind::BadAlloc: return std::make_exception_ptr(std::bad_alloc());
+      case ErrorKind::Osiiso: return std::make_exception_ptr(OsiisoError(what));
+      case ErrorKind::Closed: return std::make_exception_ptr(ClosedError(what));
+      case ErrorKind::QueueFull: return std::make_exception_ptr(QueueFullError(what));
+      case ErrorKind::Timeout: return std::make_exception_ptr(TimeoutError(what));
+      case ErrorKind::Cancelled: return std::make_exception_ptr(CancelledError(what));
+      case ErrorKind::InvalidState: return std::make_exception_ptr(InvalidStateError(what));
+      case ErrorKind::Registration: return std::make_exception_ptr(RegistrationError(what));
+      case ErrorKind::WorkerDied: return std::make_exception_ptr(WorkerDiedError(what));
     }
     throw FrameError(
         fmt::format("malformed error payload from a ProcessQueue worker (kind {})", static_cast<int>(kind)));

@@ -15,7 +15,7 @@ thread_local const ThreadBackend* current_backend = nullptr;
 ThreadBackend::~ThreadBackend() { stop_workers(); }
 
 void ThreadBackend::spawn_locked() {
-  auto slot = std::make_shared<Slot>();
+  auto slot = std::make_shared<RunningAttempt>();
   workers_.push_back(Worker{std::thread([this, slot] { worker_loop(slot); }), slot});
 }
 
@@ -33,7 +33,7 @@ void ThreadBackend::notify_ready() {
   cv_.notify_one();
 }
 
-void ThreadBackend::worker_loop(std::shared_ptr<Slot> slot) {
+void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
   current_backend = this;
   for (;;) {
     std::uint64_t seen = 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // ProcessQueue: the port of the Python tests/test_process_queue.py, plus the failure modes of
 // worker processes (crashes, kills, large payloads, start methods, leaks).
+#include <osiiso/awaitable.hpp>
 #include <osiiso/process_queue.hpp>
 
 #include <osiiso/detail/process_backend.hpp>

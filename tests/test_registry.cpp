@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // OSIISO_TASK registration, the serializability checks, the invoker and the worker loop.
+#include <osiiso/awaitable.hpp>
 #include <osiiso/registry.hpp>
 
 #include <osiiso/detail/fd.hpp>

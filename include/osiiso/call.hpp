@@ -2,6 +2,7 @@
 // osiiso::call: one deferred call of a heterogeneous group.
 #pragma once
 
+#include <osiiso/detail/call_type.hpp>
 #include <osiiso/detail/prepared_task.hpp>
 #include <osiiso/detail/process_work.hpp>
 #include <osiiso/detail/thread_work.hpp>
@@ -40,30 +41,6 @@ constexpr bool process_callable() {
 }
 
 }  // namespace detail
-
-/// A callable and its arguments, to be submitted as one task of `group({call(f, x), call(g, y)})`.
-class Call {
- public:
-  /// The task as a ThreadQueue runs it.
-  [[nodiscard]] detail::PreparedTask prepare_for_threads() const { return threads_(); }
-  /// The task as a ProcessQueue runs it; throws RegistrationError when it cannot cross a process boundary.
-  [[nodiscard]] detail::PreparedTask prepare_for_processes() const {
-    if (!processes_) {
-      throw RegistrationError("ProcessQueue::group(): '" + name_ +
-                              "' cannot run in a worker process; pass a function registered with OSIISO_TASK "
-                              "whose arguments Boost.Serialization can save, not a lambda or closure");
-    }
-    return processes_();
-  }
-
- private:
-  template <class F, class... A>
-  friend Call call(F&& f, A&&... args);
-
-  std::string name_;
-  std::function<detail::PreparedTask()> threads_;
-  std::function<detail::PreparedTask()> processes_;
-};
 
 /// Binds `f` to `args` for a heterogeneous group; the arguments are copied.
 template <class F, class... A>

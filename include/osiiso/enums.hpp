@@ -2,7 +2,7 @@
 // The closed choices of the API, each with its Python literal and an fmt formatter.
 #pragma once
 
-#include <fmt/format.h>
+#include <fmt/core.h>
 
 #include <ostream>
 #include <string_view>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Umbrella header: the whole public API of osiiso.
+// Umbrella header: the whole public API of osiiso (<osiiso/awaitable.hpp>, for coroutine task
+// functions, is included when Boost.Asio's awaitable was included first).
 #pragma once
 
 #include <osiiso/call.hpp>
@@ -18,3 +19,7 @@
 #include <osiiso/task_options.hpp>
 #include <osiiso/task_result.hpp>
 #include <osiiso/thread_queue.hpp>
+
+#if defined(BOOST_ASIO_AWAITABLE_HPP)
+#include <osiiso/awaitable.hpp>
+#endif

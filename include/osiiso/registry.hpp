@@ -7,10 +7,6 @@
 #include <osiiso/detail/serializable.hpp>
 #include <osiiso/detail/task_traits.hpp>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-
 #include <exception>
 #include <string>
 #include <string_view>
@@ -27,22 +23,11 @@ decltype(auto) call_decoded(Args& args, TypeList<P...>, std::index_sequence<I...
   return Fn(static_cast<P&&>(std::get<I>(args))...);
 }
 
-#if defined(BOOST_ASIO_HAS_CO_AWAIT)
-// Runs a coroutine function's awaitable to completion on a fresh io_context (asyncio.run).
-template <class T, class E>
-T run_awaitable(boost::asio::awaitable<T, E> awaitable) {
-  boost::asio::io_context context;
-  auto future = boost::asio::co_spawn(context, std::move(awaitable), boost::asio::use_future);
-  context.run();
-  return future.get();
-}
-#endif
-
 // Turns what Fn returned into its final value (awaiting an awaitable, waiting on a future).
 template <class R>
 decltype(auto) resolve_result(R&& r) {
   if constexpr (ResultTraits<std::remove_cvref_t<R>>::kind == ResultKind::Awaitable) {
-    return run_awaitable(std::forward<R>(r));
+    return AwaitableRunner<std::remove_cvref_t<R>>::run(std::forward<R>(r));
   } else if constexpr (ResultTraits<std::remove_cvref_t<R>>::kind == ResultKind::Future) {
     return r.get();
   } else {

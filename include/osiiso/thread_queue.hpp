@@ -2,7 +2,7 @@
 // ThreadQueue: the queue model on worker threads, for blocking I/O-bound work.
 #pragma once
 
-#include <osiiso/call.hpp>
+#include <osiiso/detail/call_type.hpp>
 #include <osiiso/detail/engine.hpp>
 #include <osiiso/detail/queue_front.hpp>
 #include <osiiso/detail/thread_backend.hpp>

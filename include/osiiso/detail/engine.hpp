@@ -5,8 +5,12 @@
 
 #include <osiiso/chrono.hpp>
 #include <osiiso/detail/backend.hpp>
+#include <osiiso/detail/lifecycle.hpp>
 #include <osiiso/detail/process_identity.hpp>
+#include <osiiso/detail/ready_queue.hpp>
 #include <osiiso/detail/task_state.hpp>
+#include <osiiso/detail/time_source.hpp>
+#include <osiiso/detail/timer_queue.hpp>
 #include <osiiso/enums.hpp>
 #include <osiiso/queue_options.hpp>
 #include <osiiso/run_summary.hpp>
@@ -30,7 +34,9 @@
 
 namespace osiiso::detail {
 
-// Where a task is; guarded by Engine::mu_.
+// Where a task is; guarded by Engine::mu_. Changed only by the engine's named moves:
+// make_ready_locked (Queued), schedule_locked (Scheduled), activate_locked (Active),
+// suspend_locked (Active to RetryWait) and settle_locked (Done).
 enum class Where { Queued, Scheduled, RetryWait, Active, Done };
 
 struct Task {
@@ -54,17 +60,19 @@ inline Work& Attempt::work() const { return *task->work; }
 
 // The queue options the engine needs, common to both queues.
 struct EngineConfig {
-  std::optional<std::size_t> workers;
+  std::optional<std::size_t> workers{};
   std::size_t auto_limit = 1;
   std::size_t size = 0;
-  std::optional<Seconds> timeout;
+  std::optional<Seconds> timeout{};
   Mode mode = Mode::Finite;
   FailPolicy fail_policy = FailPolicy::Continue;
   OnExit on_exit = OnExit::CompletePriority;
-  StartHook on_start;
-  CompleteHook on_complete;
-  RetryHook on_retry;
-  std::string queue_name;  // "ThreadQueue" or "ProcessQueue", for messages
+  StartHook on_start{};
+  CompleteHook on_complete{};
+  RetryHook on_retry{};
+  std::string queue_name{};  // "ThreadQueue" or "ProcessQueue", for messages
+  // Every now() and timed wait of the engine; tests drive a fake one.
+  std::shared_ptr<const TimeSource> clock = steady_time_source();
 };
 
 // The engine configuration from either queue's options (their common fields), validating them.
@@ -88,6 +96,10 @@ EngineConfig make_engine_config(QueueOptions& options, std::string_view queue_na
   };
 }
 
+// Every member is defined in the file of its concern under src/engine/: admission.cpp (submit,
+// backpressure, group ids), dispatch.cpp (the ready queue, scaling, take_ready), attempts.cpp
+// (completion, retries, timers and timeouts), settlement.cpp (results, hooks, fail_first, cancel
+// and abort) and lifecycle.cpp (start, run, join, shutdown, reset, queries, ownership checks).
 class Engine : public std::enable_shared_from_this<Engine> {
  public:
   explicit Engine(EngineConfig config);
@@ -97,6 +109,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
   // Must be called once, before the first submission.
   void set_backend(std::unique_ptr<Backend> backend);
+  // The backend set by set_backend().
   [[nodiscard]] Backend& backend() const { return *backend_; }
 
   // Admits one task (blocking while a bounded queue is full) and returns its shared state.
@@ -111,51 +124,42 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // Backend side: report what an attempt produced; false when the attempt was already settled.
   bool complete(const Attempt& attempt, Outcome outcome);
 
-  // Handle side.
+  // Handle side: cancels one task; false when it had finished already.
   bool cancel_task(const TaskPtr& task);
+  // Handle side: starts the workers before a wait, unless closed, started or inside run().
   void ensure_started();
 
   // True in a forked copy of the process that created the engine: it must not be used there, and
   // its threads do not exist (the queue's destructor abandons it instead of stopping it).
   [[nodiscard]] bool foreign() const noexcept;
 
+  // Starts the workers.
   void start();
+  // Runs until nothing is outstanding (Finite) or until shutdown (Infinite); see RunOptions.
   RunSummary run(const RunOptions& options);
+  // Waits until nothing is outstanding.
   void join();
+  // Drains (or, forced, cancels) everything, stops the workers and closes the queue.
   void shutdown(bool force);
+  // A forced shutdown that may be called from any thread, tasks and hooks included.
   void cancel();
+  // Makes a shut-down queue reusable.
   void reset();
+  // Drops accumulated results.
   void clear_results();
 
+  // Attempts running now.
   [[nodiscard]] std::size_t active_count() const;
+  // Outstanding tasks not running now (queued, scheduled, waiting to retry).
   [[nodiscard]] std::size_t pending_count() const;
+  // True once shut down, until reset().
   [[nodiscard]] bool closed() const;
+  // Every result since the last reset() or clear_results().
   [[nodiscard]] std::vector<TaskResult> results() const;
+  // A snapshot of the counters.
   [[nodiscard]] Stats stats() const;
 
  private:
-  // The ordering keys are copied into the heap so that sifting never touches the tasks.
-  struct Ready {
-    int priority;
-    std::uint64_t seq;
-    TaskPtr task;
-  };
-  struct ReadyOrder {
-    bool operator()(const Ready& a, const Ready& b) const {
-      return a.priority != b.priority ? a.priority > b.priority : a.seq > b.seq;
-    }
-  };
-  enum class TimerKind { Due, Deadline };
-  struct Timer {
-    Clock::time_point at;
-    std::uint64_t seq;
-    TaskPtr task;
-    TimerKind kind;
-    std::uint64_t attempt_id;
-  };
-  struct TimerOrder {
-    bool operator()(const Timer& a, const Timer& b) const { return a.at != b.at ? a.at > b.at : a.seq > b.seq; }
-  };
   struct Settled {
     TaskPtr task;
     TaskStatus status;
@@ -163,37 +167,73 @@ class Engine : public std::enable_shared_from_this<Engine> {
     std::string message;
   };
 
+  // lifecycle.cpp
   // InvalidStateError in a forked copy of the creating process.
   void check_owner(std::string_view caller) const;
   // Also refuses dispatch threads, where a blocking call would wait for itself.
   void check_may_block(std::string_view caller) const;
   // start() on behalf of `caller` (named in the error on a shut-down queue).
   void start_as(std::string_view caller);
+  // Starts the workers and wakes them for what is ready.
   void start_locked();
-  void push_ready_locked(const TaskPtr& task);
-  void push_timer_locked(Clock::time_point at, const TaskPtr& task, TimerKind kind);
-  void scale_locked();
-  [[nodiscard]] std::size_t target_workers_locked() const;
-  void check_accepting_locked() const;
-  void timer_loop();
-  void fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, const std::exception_ptr& error);
-  void finalize(Settled settled);
-  void finalize_all(std::vector<Settled> settled);
-  void abort(bool kill);
-  void abort_tasks(bool kill);
-  bool await_idle(std::optional<Seconds> timeout);
+  // Stops the backend's workers and marks them stopped.
   void stop_workers();
+  // Waits until nothing is outstanding, at most `timeout` on the engine clock; true when idle.
+  bool await_idle(std::optional<Seconds> timeout);
+
+  // admission.cpp
+  // ClosedError unless the queue admits tasks.
+  void check_accepting_locked() const;
+  // To Scheduled: the task waits in the timer heap until `at`.
+  void schedule_locked(const TaskPtr& task, Clock::time_point at);
+
+  // dispatch.cpp
+  // To Queued (from a new, scheduled or retry-waiting task), waking idle workers.
+  void make_ready_locked(const TaskPtr& task);
+  // To Active: a new attempt, with its deadline timer when the task has a timeout.
+  Attempt activate_locked(const TaskPtr& task);
+  // Asks the backend for the target worker count while the queue may scale.
+  void scale_locked();
+  // The configured workers, or one per backlogged task up to auto_limit.
+  [[nodiscard]] std::size_t target_workers_locked() const;
+  // Calls on_start for an attempt that began.
   void emit_start(const TaskStatePtr& state) const;
 
+  // attempts.cpp
+  // Active to RetryWait: the attempt is over (failed or timed out), its outcome pending.
+  void suspend_locked(const TaskPtr& task);
+  // Retries a suspended task (after retry_delay) or fails it for good; releases the lock.
+  void fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, const std::exception_ptr& error);
+  // Adds a timer, waking the timer thread when it is the earliest.
+  void push_timer_locked(Clock::time_point at, const TaskPtr& task, TimerKind kind);
+  // The timer thread.
+  void timer_loop();
+  // What one due timer does: a task becomes ready, or an attempt times out.
+  void fire_locked(std::unique_lock<std::mutex>& lock, Timer<TaskPtr> timer);
+
+  // settlement.cpp
+  // To Done, from anywhere; false when the task was Done already.
+  bool settle_locked(const TaskPtr& task);
+  // Publishes a settled task's result; a failure under fail_first halts the queue.
+  void finalize(Settled settled);
+  // finalize() for each, in order.
+  void finalize_all(std::vector<Settled> settled);
+  // Halts the queue, then abort_tasks().
+  void abort(bool kill);
+  // Cancels everything outstanding when `kill`, else all but must_complete tasks.
+  void abort_tasks(bool kill);
+
   EngineConfig config_;
+  const std::shared_ptr<const TimeSource> clock_;
   std::unique_ptr<Backend> backend_;
 
   mutable std::mutex mu_;
   std::condition_variable done_cv_;
   std::condition_variable timer_cv_;
   std::condition_variable shutdown_cv_;
-  std::vector<Ready> ready_;
-  std::vector<Timer> timers_;
+  Lifecycle lifecycle_;
+  ReadyQueue<TaskPtr> ready_;
+  TimerQueue<TaskPtr> timers_;
   std::unordered_set<TaskPtr> active_;
   std::vector<TaskResult> results_;
   // results_[0, reported_) were in an earlier run's summary; the next run() reports the rest.
@@ -204,13 +244,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::uint64_t attempt_seq_ = 0;
   std::uint64_t group_seq_ = 0;
   FailPolicy fail_policy_;
-  bool accepting_ = true;
-  bool halt_ = false;
-  bool closed_ = false;
-  bool started_ = false;
-  bool running_ = false;
-  bool timed_out_ = false;
-  bool shutdown_signal_ = false;
+  // Not part of the Lifecycle: it only tells the timer thread that ~Engine runs, in any phase.
   bool stopping_timer_ = false;
   const std::uint64_t fork_generation_;
   const int creator_pid_;
@@ -220,6 +254,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
 // Keeps `engine` alive, untouched, until the process ends: a forked copy of a queue cannot stop
 // threads and workers that exist only in its parent.
 void abandon_engine(std::shared_ptr<Engine> engine) noexcept;
+
+// The message of an exception ("unknown exception" when it is not a std::exception).
+[[nodiscard]] std::string describe_error(const std::exception_ptr& error);
 
 // Logs a hook's exception instead of propagating it.
 void report_hook_error(const char* hook, const std::exception_ptr& error) noexcept;

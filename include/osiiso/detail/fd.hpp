@@ -2,6 +2,7 @@
 // File descriptors of the process plumbing: an owning handle, full read/write loops, pipes.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <utility>
 
@@ -49,6 +50,15 @@ bool write_all(int fd, const void* data, std::size_t size) noexcept;
 // Reads exactly `size` bytes; returns the count read (less than `size` only at end of file) or
 // -1 on error (errno is kept). Retries on EINTR and waits on EAGAIN.
 long read_full(int fd, void* data, std::size_t size) noexcept;
+
+// Calls `call` until it does not fail with EINTR; returns its last result.
+template <class Call>
+auto retry_on_eintr(Call&& call) {
+  for (;;) {
+    const auto result = call();
+    if (result >= 0 || errno != EINTR) return result;
+  }
+}
 
 void set_nonblocking(int fd, bool on);
 void set_cloexec(int fd, bool on);

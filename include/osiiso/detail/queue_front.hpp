@@ -2,7 +2,7 @@
 // The API both queues share: submission (submit, map, group, task) and lifecycle, over the engine.
 #pragma once
 
-#include <osiiso/call.hpp>
+#include <osiiso/detail/call_type.hpp>
 #include <osiiso/detail/engine.hpp>
 #include <osiiso/queue_options.hpp>
 #include <osiiso/run_summary.hpp>

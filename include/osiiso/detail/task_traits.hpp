@@ -2,12 +2,17 @@
 // What a ProcessQueue task function looks like: parameters, and the result seen by handles.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
-
 #include <cstddef>
 #include <future>
 #include <tuple>
 #include <type_traits>
+
+// Declared here so that a coroutine function's result is recognised in every translation unit,
+// without Boost.Asio's headers (<osiiso/awaitable.hpp> brings what runs it).
+namespace boost::asio {
+template <typename T, typename Executor>
+class awaitable;
+}  // namespace boost::asio
 
 namespace osiiso::detail {
 
@@ -44,13 +49,11 @@ struct ResultTraits<void> {
   static constexpr ResultKind kind = ResultKind::Plain;
   using Type = void;
 };
-#if defined(BOOST_ASIO_HAS_CO_AWAIT)  // Boost 1.74 declares awaitable only where it detects coroutines
 template <class T, class E>
 struct ResultTraits<boost::asio::awaitable<T, E>> {
   static constexpr ResultKind kind = ResultKind::Awaitable;
   using Type = std::decay_t<T>;
 };
-#endif
 template <class T>
 struct ResultTraits<std::future<T>> {
   static constexpr ResultKind kind = ResultKind::Future;
@@ -59,10 +62,19 @@ struct ResultTraits<std::future<T>> {
 
 template <class T>
 struct IsAwaitable : std::false_type {};
-#if defined(BOOST_ASIO_HAS_CO_AWAIT)
 template <class T, class E>
 struct IsAwaitable<boost::asio::awaitable<T, E>> : std::true_type {};
-#endif
+
+template <class>
+inline constexpr bool dependent_false = false;
+
+// Runs an awaitable to completion in the worker; specialised by <osiiso/awaitable.hpp>.
+template <class Awaitable>
+struct AwaitableRunner {
+  static_assert(dependent_false<Awaitable>,
+                "a task function returning boost::asio::awaitable<T> needs #include <osiiso/awaitable.hpp> "
+                "(it brings Boost.Asio's io_context and co_spawn, which run the coroutine in the worker)");
+};
 
 template <class F>
 inline constexpr bool is_task_function_pointer = FunctionTraits<std::decay_t<F>>::valid;

@@ -32,7 +32,7 @@ class ThreadBackend final : public Backend {
   [[nodiscard]] bool owns_current_thread() const override;
 
  private:
-  struct Slot {
+  struct RunningAttempt {
     std::uint64_t attempt_id = 0;
     std::stop_source stop;
     bool abandoned = false;
@@ -40,11 +40,11 @@ class ThreadBackend final : public Backend {
   };
   struct Worker {
     std::thread thread;
-    std::shared_ptr<Slot> slot;
+    std::shared_ptr<RunningAttempt> slot;
   };
 
   void spawn_locked();
-  void worker_loop(std::shared_ptr<Slot> slot);
+  void worker_loop(std::shared_ptr<RunningAttempt> slot);
 
   Engine& engine_;
   mutable std::mutex mu_;

@@ -36,9 +36,16 @@ void close_inherited_fds(std::initializer_list<int> keep) noexcept;
 void begin_attempt(int reply_fd, std::uint64_t attempt) noexcept;
 void end_attempt() noexcept;
 
-// Body of a worker created by fork(): also closes the plumbing it inherited (other workers'
-// pipes) and drops stdio output buffered by the parent, then serves and _Exit()s.
-[[noreturn]] void run_forked_worker(int request_fd, int reply_fd, pid_t parent) noexcept;
+// How a worker process came to be, which decides what it cleans up before it serves.
+enum class WorkerOrigin {
+  Forked,    // a copy of the parent: closes the plumbing of other workers and queues, drops the
+             // parent's buffered stdio output, rebuilds the locks a fork may have left held
+  Executed,  // a re-executed program (spawn): closes every descriptor it inherited but its pipes
+};
+
+// Makes this process a worker (prepare_worker_process), cleans up after its origin, serves
+// requests until end of file and _Exit()s.
+[[noreturn]] void become_worker(int request_fd, int reply_fd, pid_t parent, WorkerOrigin origin) noexcept;
 
 // Body of a fork server: single-threaded; forks a worker for each request on `socket_fd` and
 // reports the exit status of each. Returns when the socket closes (its owner is gone).

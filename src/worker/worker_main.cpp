@@ -8,6 +8,7 @@
 #include <osiiso/detail/registry.hpp>
 #include <osiiso/errors.hpp>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <stdio_ext.h>
 #include <unistd.h>
@@ -103,14 +104,21 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
   }
 }
 
-void run_forked_worker(int request_fd, int reply_fd, pid_t parent) noexcept {
+void become_worker(int request_fd, int reply_fd, pid_t parent, WorkerOrigin origin) noexcept {
+  if (origin == WorkerOrigin::Executed) close_inherited_fds({request_fd, reply_fd});
   prepare_worker_process(parent);
-  close_internal_fds_after_fork(request_fd, reply_fd);
-  // Output the parent had buffered but not written would otherwise be written twice.
-  __fpurge(stdout);
-  __fpurge(stderr);
-  Registry::instance().reset_after_fork();
-  reset_buffer_pool_after_fork();
+  if (origin == WorkerOrigin::Forked) {
+    close_internal_fds_after_fork(request_fd, reply_fd);
+    // Output the parent had buffered but not written would otherwise be written twice.
+    __fpurge(stdout);
+    __fpurge(stderr);
+    Registry::instance().reset_after_fork();
+    reset_buffer_pool_after_fork();
+  } else {
+    // The tasks' own child processes must not inherit the pipes.
+    (void)::fcntl(request_fd, F_SETFD, FD_CLOEXEC);
+    (void)::fcntl(reply_fd, F_SETFD, FD_CLOEXEC);
+  }
   const int code = serve_requests(request_fd, reply_fd);
   flush_output();
   std::_Exit(code);

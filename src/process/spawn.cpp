@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Worker creation: fork from the poller thread, or re-execution through Boost.Process.
+// Workers and fork servers by re-execution of the program, through Boost.Process (the only file
+// that includes it).
 
 // Boost.Process 1.74 compiles its vfork executor (posix::use_vfork) only when this is set, and
 // sets it only for pre-2008 POSIX feature levels, never with _GNU_SOURCE. glibc declares vfork.
@@ -9,6 +10,7 @@
 
 #include <osiiso/detail/launch.hpp>
 
+#include <osiiso/detail/fork_server_protocol.hpp>
 #include <osiiso/detail/worker.hpp>
 
 #include <fcntl.h>
@@ -122,28 +124,6 @@ pid_t reexecute(const std::string& executable, const char* name, const std::stri
 }
 
 }  // namespace
-
-UniqueFd open_pidfd(pid_t pid) noexcept {
-#ifdef SYS_pidfd_open
-  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
-  if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-#else
-  (void)pid;
-#endif
-  return {};
-}
-
-LaunchedWorker fork_worker() {
-  Pipe request = make_pipe(kPipeCapacity);
-  Pipe reply = make_pipe(kPipeCapacity);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-  if (pid == 0) run_forked_worker(request.read.get(), reply.write.get(), parent);
-  set_nonblocking(request.write.get(), true);
-  set_nonblocking(reply.read.get(), true);
-  return {pid, true, std::move(request.write), std::move(reply.read)};
-}
 
 LaunchedWorker spawn_worker(const std::string& executable) {
   Pipe request = make_pipe(kPipeCapacity);

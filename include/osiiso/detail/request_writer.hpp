@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// Writes one request frame to a worker's non-blocking pipe, in as many turns as the pipe needs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace osiiso::detail {
+
+class RequestWriter {
+ public:
+  enum class Progress {
+    Done,     // the whole frame is written
+    Blocked,  // the pipe is full: call pump() again when it is writable
+    Broken,   // the worker is gone (EPIPE): its end is reported by its reply pipe and pidfd
+  };
+
+  // Frames `payload` as the request of attempt `id`. A small payload is copied next to its
+  // header (one write); a large one is written in place, kept alive by `owner` even if the
+  // attempt is abandoned. Throws FrameError when the frame would exceed `max_frame`.
+  void begin(std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner, std::size_t max_frame);
+  // Writes what the pipe takes.
+  Progress pump(int fd);
+  // True between begin() and the end of its frame.
+  [[nodiscard]] bool pending() const noexcept { return offset_ < out_.size() + body_.size(); }
+  // Forgets the frame (and releases its payload).
+  void clear() noexcept;
+
+ private:
+  std::string out_;                    // the frame header, or the whole frame when it is small
+  std::string_view body_;              // a large payload, written in place
+  std::shared_ptr<const void> owner_;  // keeps body_ alive
+  std::size_t offset_ = 0;             // over out_, then body_
+};
+
+}  // namespace osiiso::detail

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+// A pool of local worker processes, driven by one thread: it starts workers, feeds each one job
+// at a time, reads replies, kills and reaps. It knows nothing of the engine: jobs come from and
+// outcomes go to a PoolListener, so any backend (the ProcessQueue poller, a serving MPI rank)
+// can drive it around its own event loop.
+#pragma once
+
+#include <osiiso/chrono.hpp>
+#include <osiiso/detail/event_loop.hpp>
+#include <osiiso/detail/frame.hpp>
+#include <osiiso/detail/launcher.hpp>
+#include <osiiso/detail/worker_slot.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace osiiso::detail {
+
+struct PoolConfig {
+  LauncherConfig launch;
+  // SIGTERM -> SIGKILL escalation when a job is killed.
+  Seconds kill_grace{std::chrono::milliseconds(100)};
+  // Largest frame accepted in either direction.
+  std::size_t max_frame_size = kMaxFrameSize;
+};
+
+// One job for one worker.
+struct PoolJob {
+  std::uint64_t id = 0;               // echoed by the worker's reply
+  std::string_view request;           // encode_request(name, arguments)
+  std::shared_ptr<const void> owner;  // keeps `request` and `name` alive while the job is the pool's
+  std::string_view name;              // the task's name, for messages
+};
+
+// Where a pool gets jobs and sends outcomes; called on the pool's thread.
+class PoolListener {
+ public:
+  PoolListener() = default;
+  PoolListener(const PoolListener&) = delete;
+  PoolListener& operator=(const PoolListener&) = delete;
+  virtual ~PoolListener() = default;
+
+  // The next job for an idle worker; nullopt when there is none.
+  virtual std::optional<PoolJob> next_job() = 0;
+  // Job `id` got its reply: a Value or an Error frame.
+  virtual void job_replied(std::uint64_t id, const Frame& reply) = 0;
+  // Job `id` ended without a reply (its worker died, broke the protocol, or its task called exit()).
+  virtual void job_failed(std::uint64_t id, std::exception_ptr error) = 0;
+  // No worker can run anything now: every waiting job fails with `error`.
+  virtual void fail_waiting(const std::exception_ptr& error) = 0;
+};
+
+class LocalWorkerPool {
+ public:
+  // Tags below kFirstSlotTag are the driver's own, except kServerTag (the fork server's socket).
+  static constexpr std::uint64_t kServerTag = 1;
+  static constexpr std::uint64_t kFirstSlotTag = 4;
+
+  LocalWorkerPool(PoolConfig config, PoolListener& listener, EventLoop& loop);
+  LocalWorkerPool(const LocalWorkerPool&) = delete;
+  LocalWorkerPool& operator=(const LocalWorkerPool&) = delete;
+  // Kills and reaps whatever is left.
+  ~LocalWorkerPool();
+
+  // Before the driver waits: feed idle workers, start the missing ones (up to `want`), feed again.
+  void prepare(std::size_t want);
+  // The longest the driver may wait before calling expire().
+  [[nodiscard]] Clock::duration next_timeout(Clock::duration cap) const;
+  // Handles a ready tag; false when it is not the pool's.
+  bool handle(std::uint64_t tag);
+  // After the driver waited: deadlines (start, kill escalation), then reaping.
+  void expire();
+  // Stops job `id` (its worker is killed and replaced); nothing is reported for it.
+  void kill_job(std::uint64_t id);
+  // Graceful stop: idle workers exit at end of file, busy ones are killed, all are reaped (SIGKILL
+  // for what is left at `timeout`); then the fork server. Blocks; ignores the driver's tags.
+  void stop(Seconds timeout);
+  // Kills and reaps everything at once; returns the ids of the jobs that were running.
+  std::vector<std::uint64_t> kill_all() noexcept;
+  // Workers alive, being started by the fork server, or not yet reaped.
+  [[nodiscard]] std::size_t size() const noexcept { return slots_.size() + launcher_.pending(); }
+
+ private:
+  [[nodiscard]] std::size_t alive() const noexcept;
+  [[nodiscard]] bool any_serving() const noexcept;
+  void feed(std::size_t want);
+  void deadlines();
+  void add_worker(LaunchedWorker launched);
+  void on_slot_event(WorkerSlot& slot, SlotEvent event);
+  void read_replies(WorkerSlot& slot);
+  bool take_frames(WorkerSlot& slot);
+  bool take_reply(WorkerSlot& slot, const Frame& frame);
+  void write_request(WorkerSlot& slot);
+  void fail_slot(WorkerSlot& slot, const std::string& message);
+  void close_reply(WorkerSlot& slot) noexcept;
+  void handle_server();
+  void server_failed();
+  void reap();
+  void forget(WorkerSlot& slot) noexcept;
+  [[nodiscard]] Clock::duration grace() const;
+
+  PoolConfig config_;
+  PoolListener& listener_;
+  EventLoop& loop_;
+  Launcher launcher_;
+  std::map<std::uint64_t, WorkerSlot> slots_;
+  std::uint64_t next_serial_ = kFirstSlotTag >> 2;
+  // Left uninitialised: zero-filling it faulted in 64 pages on the way to a new pool's first result.
+  static constexpr std::size_t kReadBufferSize = std::size_t{1} << 18;
+  std::unique_ptr<char[]> read_buffer_ = std::make_unique_for_overwrite<char[]>(kReadBufferSize);
+};
+
+}  // namespace osiiso::detail

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// Admission: a submission becomes a task (queued or scheduled), a full queue blocks its
+// submitter, and group ids are handed out.
+#include <osiiso/detail/engine.hpp>
+#include <osiiso/errors.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+
+namespace osiiso::detail {
+
+namespace {
+std::string new_task_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+}  // namespace
+
+std::string Engine::next_group_id() {
+  std::lock_guard lock(mu_);
+  return fmt::format("group-{}", ++group_seq_);
+}
+
+void Engine::check_accepting_locked() const {
+  if (!lifecycle_.accepting()) {
+    throw ClosedError(
+        fmt::format("{}::submit(): the queue is not accepting tasks (it is shut down or halting); "
+                    "submit before shutdown(), or call reset() to reuse it",
+                    config_.queue_name));
+  }
+}
+
+TaskStatePtr Engine::submit(std::unique_ptr<Work> work, const TaskOptions& options, std::string default_name) {
+  check_owner("submit");
+  options.validate();
+  auto state = std::make_shared<TaskState>();
+  state->task_id = new_task_id();
+  state->name = options.name.value_or(std::move(default_name));
+  state->priority = options.priority;
+  state->must_complete = options.must_complete;
+  state->group_id = options.group_id;
+  state->detached = options.detached;
+  state->created_at = clock_->now();
+  state->metadata = options.metadata;
+  state->engine = weak_from_this();
+  state->fork_generation = fork_generation_;
+  if (options.delay) {
+    state->scheduled_for = state->created_at + std::chrono::duration_cast<Clock::duration>(*options.delay);
+  } else if (options.run_at) {
+    const auto wait =
+        std::max(*options.run_at - std::chrono::system_clock::now(), std::chrono::system_clock::duration{});
+    state->scheduled_for = state->created_at + std::chrono::duration_cast<Clock::duration>(wait);
+  }
+
+  auto task = std::make_shared<Task>();
+  task->state = state;
+  task->work = std::move(work);
+  task->timeout = options.timeout;
+  task->retries = options.retries;
+  task->next_retry_delay = options.retry_delay;
+  task->backoff = options.backoff;
+  task->priority = options.priority;
+  state->task = task;
+
+  std::unique_lock lock(mu_);
+  check_accepting_locked();
+  if (config_.size > 0) {
+    done_cv_.wait(lock, [&] { return outstanding_ < config_.size || !lifecycle_.accepting(); });
+    check_accepting_locked();
+  }
+  task->seq = ++seq_;
+  ++outstanding_;
+  if (state->scheduled_for && *state->scheduled_for > clock_->now()) {
+    schedule_locked(task, *state->scheduled_for);
+  } else {
+    make_ready_locked(task);
+  }
+  return state;
+}
+
+void Engine::schedule_locked(const TaskPtr& task, Clock::time_point at) {
+  task->where = Where::Scheduled;
+  ++scheduled_;
+  push_timer_locked(at, task, TimerKind::Due);
+}
+
+}  // namespace osiiso::detail

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// Dispatch: the ready queue, worker scaling, and handing attempts to the backend.
+#include <osiiso/detail/engine.hpp>
+#include <osiiso/task_handle.hpp>
+
+#include <algorithm>
+
+namespace osiiso::detail {
+
+void Engine::make_ready_locked(const TaskPtr& task) {
+  if (task->where == Where::Scheduled) --scheduled_;
+  task->where = Where::Queued;
+  ready_.push(task->priority, task->seq, task);
+  if (lifecycle_.started()) {
+    scale_locked();
+    backend_->notify_ready();
+  }
+}
+
+std::size_t Engine::target_workers_locked() const {
+  if (config_.workers) return *config_.workers;
+  const std::size_t backlog = ready_.size() + active_.size();
+  const std::size_t floor = config_.mode == Mode::Infinite ? 1 : 0;
+  return std::max(floor, std::min(config_.auto_limit, backlog));
+}
+
+void Engine::scale_locked() {
+  if (!lifecycle_.may_scale()) return;
+  backend_->ensure_workers(target_workers_locked());
+}
+
+void Engine::emit_start(const TaskStatePtr& state) const {
+  if (config_.on_start) emit_hook("on_start", config_.on_start, SyncTaskHandle<>(state));
+}
+
+Attempt Engine::activate_locked(const TaskPtr& task) {
+  task->where = Where::Active;
+  task->attempt_id = ++attempt_seq_;
+  active_.insert(task);
+  const auto now = clock_->now();
+  {
+    std::lock_guard state_lock(task->state->mu);
+    ++task->state->attempts;
+    task->state->status = TaskStatus::Running;
+    if (!task->state->started_at) task->state->started_at = now;
+  }
+  if (task->timeout) {
+    push_timer_locked(now + std::chrono::duration_cast<Clock::duration>(*task->timeout), task, TimerKind::Deadline);
+  }
+  return Attempt{task, task->attempt_id};
+}
+
+std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt&)>& claim) {
+  std::vector<Settled> dropped;
+  std::optional<Attempt> attempt;
+  {
+    std::lock_guard lock(mu_);
+    if (!lifecycle_.started()) return std::nullopt;
+    while (!ready_.empty()) {
+      TaskPtr task = ready_.pop();
+      if (task->where != Where::Queued) continue;  // cancelled while queued
+      if (lifecycle_.halted() && !task->state->must_complete) {
+        settle_locked(task);
+        dropped.push_back({task, TaskStatus::Cancelled, {}, "cancelled during shutdown"});
+        continue;
+      }
+      attempt = activate_locked(task);
+      if (claim) claim(*attempt);
+      break;
+    }
+  }
+  finalize_all(std::move(dropped));
+  if (attempt) emit_start(attempt->task->state);
+  return attempt;
+}
+
+}  // namespace osiiso::detail

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// WorkerSlot: the state machine of one worker (hello, job, kill with grace, end of file, deadline).
+#include <osiiso/detail/worker_slot.hpp>
+
+#include <signal.h>
+
+namespace osiiso::detail {
+
+WorkerSlot::WorkerSlot(std::uint64_t serial, LaunchedWorker launched, std::size_t max_frame,
+                       Clock::time_point start_deadline, bool fed_before_hello)
+    : serial_(serial),
+      process_(launched.pid, launched.own_child),
+      request_(std::move(launched.request)),
+      reply_(std::move(launched.reply)),
+      state_(fed_before_hello ? State::Idle : State::Starting),
+      deadline_(start_deadline),
+      reader_(max_frame) {}
+
+void WorkerSlot::hello() noexcept {
+  hello_ = true;
+  if (state_ == State::Starting) state_ = State::Idle;
+  if (state_ == State::Idle || state_ == State::Busy) deadline_.reset();
+}
+
+void WorkerSlot::assign(RunningJob job) noexcept {
+  job_ = std::move(job);
+  state_ = State::Busy;
+}
+
+RunningJob WorkerSlot::finish() noexcept {
+  RunningJob job = std::move(*job_);
+  job_.reset();
+  state_ = State::Idle;
+  return job;
+}
+
+std::optional<RunningJob> WorkerSlot::drop_job() noexcept { return std::exchange(job_, std::nullopt); }
+
+void WorkerSlot::kill_gently(Clock::duration grace) noexcept {
+  if (state_ == State::Killing) return;
+  process_.signal(SIGTERM);
+  state_ = State::Killing;
+  deadline_ = Clock::now() + grace;
+}
+
+void WorkerSlot::kill_now(Clock::duration grace) noexcept {
+  process_.signal(SIGKILL);
+  state_ = State::Killing;
+  deadline_ = Clock::now() + grace;
+}
+
+void WorkerSlot::reply_closed(Clock::duration grace) noexcept {
+  reply_.reset();
+  if (state_ != State::Killing) exiting(grace);
+}
+
+void WorkerSlot::exiting(Clock::duration grace) noexcept {
+  state_ = State::Exiting;
+  deadline_ = Clock::now() + grace;
+}
+
+void WorkerSlot::close_request() noexcept {
+  write_armed = false;
+  request_.reset();
+  if (state_ == State::Busy || state_ == State::Starting) {
+    process_.signal(SIGKILL);
+    state_ = State::Killing;
+  }
+}
+
+bool WorkerSlot::on_deadline() noexcept {
+  const bool starting = state_ == State::Starting;
+  process_.signal(SIGKILL);
+  // Idle or busy past a deadline: a forked worker fed before its hello that never sent it is
+  // stuck before serving (a lock held at fork time, say): killed like one that fails to start.
+  if (state_ != State::Exiting) state_ = State::Killing;
+  deadline_.reset();
+  return starting;
+}
+
+}  // namespace osiiso::detail

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// The local worker pool driven directly, without the ProcessQueue poller or the engine: what a
+// second backend (a serving MPI rank) would do with it.
+#include <osiiso/detail/event_loop.hpp>
+#include <osiiso/detail/process_work.hpp>
+#include <osiiso/detail/worker_pool.hpp>
+#include <osiiso/errors.hpp>
+#include <osiiso/registry.hpp>
+
+#include <signal.h>
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "../helpers.hpp"
+
+namespace pooltest {
+int square(int x) { return x * x; }
+int crash(int) {
+  ::raise(SIGSEGV);
+  return 0;
+}
+int nap(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+}  // namespace pooltest
+
+OSIISO_TASK_AS("pooltest::square", pooltest::square);
+OSIISO_TASK_AS("pooltest::crash", pooltest::crash);
+OSIISO_TASK_AS("pooltest::nap", pooltest::nap);
+
+namespace {
+
+using osiiso::Clock;
+using osiiso::detail::EventLoop;
+using osiiso::detail::Frame;
+using osiiso::detail::FrameType;
+using osiiso::detail::LocalWorkerPool;
+using osiiso::detail::PoolJob;
+using osiiso::detail::ProcessWork;
+using namespace std::chrono_literals;
+
+// Hands out prepared requests in order and records what the pool reports for each id.
+struct Listener final : osiiso::detail::PoolListener {
+  std::deque<std::uint64_t> waiting;
+  std::map<std::uint64_t, std::unique_ptr<osiiso::detail::Work>> works;
+  std::map<std::uint64_t, int> values;
+  std::map<std::uint64_t, std::string> errors;
+
+  template <class F>
+  std::uint64_t add(F f, int argument) {
+    const std::uint64_t id = works.size() + 1;
+    works[id] = osiiso::detail::make_process_work(f, argument).work;
+    waiting.push_back(id);
+    return id;
+  }
+  std::optional<PoolJob> next_job() override {
+    if (waiting.empty()) return std::nullopt;
+    const auto id = waiting.front();
+    waiting.pop_front();
+    return PoolJob{id, static_cast<const ProcessWork&>(*works[id]).request, nullptr, "job"};
+  }
+  void job_replied(std::uint64_t id, const Frame& reply) override {
+    REQUIRE(reply.type == FrameType::Value);
+    values[id] = std::any_cast<int>(static_cast<const ProcessWork&>(*works[id]).decode(reply.payload));
+  }
+  void job_failed(std::uint64_t id, std::exception_ptr error) override {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      errors[id] = e.what();
+    }
+  }
+  void fail_waiting(const std::exception_ptr& error) override {
+    while (!waiting.empty()) {
+      job_failed(waiting.front(), error);
+      waiting.pop_front();
+    }
+  }
+  [[nodiscard]] std::size_t ended() const { return values.size() + errors.size(); }
+};
+
+// One driver turn, as a backend's loop would do it.
+void turn(LocalWorkerPool& pool, EventLoop& loop, std::size_t want) {
+  pool.prepare(want);
+  for (const auto tag : loop.wait(pool.next_timeout(50ms))) CHECK(pool.handle(tag));
+  pool.expire();
+}
+
+void drive_until(LocalWorkerPool& pool, EventLoop& loop, std::size_t want, const std::function<bool()>& done) {
+  const auto deadline = Clock::now() + 20s;
+  while (!done() && Clock::now() < deadline) turn(pool, loop, want);
+}
+
+osiiso::detail::PoolConfig fork_pool() { return {}; }
+
+}  // namespace
+
+TEST_CASE("a local worker pool runs jobs for any driver, without the poller", "[pool]") {
+  const auto children = osiiso::test::child_count();
+  Listener listener;
+  EventLoop loop;
+  {
+    LocalWorkerPool pool(fork_pool(), listener, loop);
+    for (int i = 0; i < 20; ++i) listener.add(pooltest::square, i);
+    drive_until(pool, loop, 2, [&] { return listener.ended() == 20; });
+    REQUIRE(listener.values.size() == 20);
+    for (const auto& [id, value] : listener.values) CHECK(value == static_cast<int>((id - 1) * (id - 1)));
+    CHECK(pool.size() == 2);
+    pool.stop(osiiso::Seconds{2.0});
+    CHECK(pool.size() == 0);
+  }
+  CHECK(osiiso::test::child_count() == children);
+}
+
+TEST_CASE("a local worker pool reports a crashed job and replaces its worker", "[pool]") {
+  Listener listener;
+  EventLoop loop;
+  LocalWorkerPool pool(fork_pool(), listener, loop);
+  const auto crashed = listener.add(pooltest::crash, 0);
+  const auto after = listener.add(pooltest::square, 7);
+  drive_until(pool, loop, 1, [&] { return listener.ended() == 2; });
+  REQUIRE(listener.errors.count(crashed) == 1);
+  CHECK_THAT(listener.errors[crashed], Catch::Contains("SIGSEGV"));
+  CHECK(listener.values[after] == 49);
+}
+
+TEST_CASE("a local worker pool kills a job on request and reports nothing for it", "[pool]") {
+  Listener listener;
+  EventLoop loop;
+  LocalWorkerPool pool(fork_pool(), listener, loop);
+  const auto slow = listener.add(pooltest::nap, 30'000);
+  drive_until(pool, loop, 1, [&] { return listener.waiting.empty(); });
+  pool.kill_job(slow);
+  const auto next = listener.add(pooltest::square, 3);
+  drive_until(pool, loop, 1, [&] { return listener.ended() == 1; });
+  CHECK(listener.values[next] == 9);
+  CHECK(listener.values.count(slow) == 0);
+  CHECK(listener.errors.count(slow) == 0);
+  const auto ids = pool.kill_all();
+  CHECK(ids.empty());
+  CHECK(pool.size() == 0);
+}
