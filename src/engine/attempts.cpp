@@ -78,7 +78,7 @@ void Engine::timer_loop() {
       continue;
     }
     if (auto timer = timers_.pop_due(clock_->now())) {
-      fire_locked(lock, std::move(*timer));
+      fire_locked(lock, *timer);
     } else {
       clock_->wait_until(timer_cv_, lock, *next);
     }
@@ -86,7 +86,7 @@ void Engine::timer_loop() {
 }
 
 // Called and returns with the lock held; releases it while the backend interrupts an attempt.
-void Engine::fire_locked(std::unique_lock<std::mutex>& lock, Timer<TaskPtr> timer) {
+void Engine::fire_locked(std::unique_lock<std::mutex>& lock, const Timer<TaskPtr>& timer) {
   const TaskPtr& task = timer.item;
   if (timer.kind == TimerKind::Due) {
     if (task->where == Where::Scheduled || task->where == Where::RetryWait) make_ready_locked(task);

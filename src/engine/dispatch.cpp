@@ -61,7 +61,7 @@ std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt
       if (task->where != Where::Queued) continue;  // cancelled while queued
       if (lifecycle_.halted() && !task->state->must_complete) {
         settle_locked(task);
-        dropped.push_back({task, TaskStatus::Cancelled, {}, "cancelled during shutdown"});
+        dropped.push_back(cancellation(task, "cancelled during shutdown"));
         continue;
       }
       attempt = activate_locked(task);

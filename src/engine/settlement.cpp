@@ -70,9 +70,9 @@ bool Engine::cancel_task(const TaskPtr& task) {
   lock.unlock();
   if (was_active) {
     backend_->interrupt(attempt);
-    finalize({task, TaskStatus::Cancelled, {}, "cancelled"});
+    finalize(cancellation(task, "cancelled"));
   } else {
-    finalize({task, TaskStatus::Cancelled, {}, "cancelled before execution"});
+    finalize(cancellation(task, "cancelled before execution"));
   }
   return true;
 }
@@ -126,7 +126,7 @@ void Engine::abort_tasks(bool kill) {
     std::lock_guard lock(mu_);
     const auto selected = [kill](const TaskPtr& t) { return kill || !t->state->must_complete; };
     const auto cancel_waiting = [&](const TaskPtr& t) {
-      if (settle_locked(t)) settled.push_back({t, TaskStatus::Cancelled, {}, "cancelled before execution"});
+      if (settle_locked(t)) settled.push_back(cancellation(t, "cancelled before execution"));
     };
     timers_.for_each([&](const Timer<TaskPtr>& timer) {
       const TaskPtr& t = timer.item;
@@ -143,7 +143,7 @@ void Engine::abort_tasks(bool kill) {
     for (const auto& t : running) {
       interrupts.push_back({t, t->attempt_id});
       settle_locked(t);
-      settled.push_back({t, TaskStatus::Cancelled, {}, "cancelled"});
+      settled.push_back(cancellation(t, "cancelled"));
     }
     if (lifecycle_.halted()) backend_->notify_ready();
   }
