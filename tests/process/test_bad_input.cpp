@@ -9,7 +9,7 @@
 #include <osiiso/detail/worker.hpp>
 #include <osiiso/osiiso.hpp>
 
-#include "helpers.hpp"
+#include "../helpers.hpp"
 
 #include <unistd.h>
 #include <boost/serialization/access.hpp>

@@ -5,7 +5,7 @@
 
 #include <osiiso/osiiso.hpp>
 
-#include "helpers.hpp"
+#include "../helpers.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -7,7 +7,7 @@
 
 #include <osiiso/osiiso.hpp>
 
-#include "helpers.hpp"
+#include "../helpers.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

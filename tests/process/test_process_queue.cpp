@@ -7,7 +7,7 @@
 #include <osiiso/detail/process_backend.hpp>
 #include <osiiso/osiiso.hpp>
 
-#include "helpers.hpp"
+#include "../helpers.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <thread>
 
-#include "helpers.hpp"
+#include "../helpers.hpp"
 
 namespace fault_parent {
 

@@ -2,7 +2,7 @@
 // RunSummary: counts, queries, raise_for_errors and the display() report.
 #include <osiiso/run_summary.hpp>
 
-#include "helpers.hpp"
+#include "../helpers.hpp"
 
 #include <osiiso/errors.hpp>
 

@@ -2,7 +2,7 @@
 // The exception hierarchy: every error is an OsiisoError and a std::runtime_error.
 #include <osiiso/errors.hpp>
 
-#include "helpers.hpp"
+#include "../helpers.hpp"
 
 #include <catch2/catch.hpp>
 
