@@ -3,8 +3,7 @@
 #pragma once
 
 #include <osiiso/call.hpp>
-#include <osiiso/detail/engine.hpp>
-#include <osiiso/detail/process_backend.hpp>
+#include <osiiso/detail/engine_ref.hpp>
 #include <osiiso/detail/process_work.hpp>
 #include <osiiso/detail/queue_front.hpp>
 #include <osiiso/init.hpp>
@@ -37,7 +36,8 @@ class ProcessQueue : public detail::QueueFront<ProcessQueue> {
   using result_t = process_result_t<F, A...>;
 
   /// Validates `options` (std::invalid_argument); workers start with start(), run() or join().
-  explicit ProcessQueue(ProcessQueueOptions options = {}) : QueueFront(make_engine(std::move(options))) {}
+  explicit ProcessQueue(ProcessQueueOptions options = {})
+      : QueueFront(detail::make_process_queue_engine(std::move(options))) {}
 
   /// Graceful shutdown, or forced when the scope is left by an exception.
   ~ProcessQueue() = default;
@@ -52,14 +52,6 @@ class ProcessQueue : public detail::QueueFront<ProcessQueue> {
   }
   /// The payload of one call of a heterogeneous group.
   static detail::PreparedTask prepare(const Call& call) { return call.prepare_for_processes(); }
-
- private:
-  static std::shared_ptr<detail::Engine> make_engine(ProcessQueueOptions options) {
-    auto engine = std::make_shared<detail::Engine>(detail::make_engine_config(options, "ProcessQueue"));
-    detail::ProcessBackendConfig backend{.method = options.context.start_method(), .poll = options.poll};
-    engine->set_backend(std::make_unique<detail::ProcessBackend>(*engine, std::move(backend)));
-    return engine;
-  }
 };
 
 }  // namespace osiiso

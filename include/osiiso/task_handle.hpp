@@ -3,7 +3,8 @@
 #pragma once
 
 #include <osiiso/chrono.hpp>
-#include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/engine_ref.hpp>
+#include <osiiso/detail/hooks.hpp>
 #include <osiiso/detail/process_identity.hpp>
 #include <osiiso/detail/task_state.hpp>
 #include <osiiso/enums.hpp>
@@ -95,12 +96,7 @@ class [[nodiscard]] SyncTaskHandle {
   [[nodiscard]] std::exception_ptr exception() const { return result().exception; }
 
   /// Requests cancellation; false when the task had already finished.
-  bool cancel() const {
-    std::shared_ptr<detail::Task> task = state_->task.lock();
-    std::shared_ptr<detail::Engine> engine = state_->engine.lock();
-    if (!task || !engine) return false;
-    return engine->cancel_task(task);
-  }
+  bool cancel() const { return detail::cancel_task(*state_); }
 
   /// True once the task has a final result.
   [[nodiscard]] bool done() const {
@@ -174,7 +170,7 @@ class [[nodiscard]] SyncTaskHandle {
       if (state_->result) return;
     }
     if (state_->fork_generation != detail::fork_generation()) return;  // wait() throws the error
-    if (auto engine = state_->engine.lock()) engine->ensure_started();
+    detail::start_queue_of(*state_);
   }
 
   detail::TaskStatePtr state_;

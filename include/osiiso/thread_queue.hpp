@@ -3,9 +3,8 @@
 #pragma once
 
 #include <osiiso/detail/call_type.hpp>
-#include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/engine_ref.hpp>
 #include <osiiso/detail/queue_front.hpp>
-#include <osiiso/detail/thread_backend.hpp>
 #include <osiiso/detail/thread_work.hpp>
 #include <osiiso/queue_options.hpp>
 
@@ -32,7 +31,8 @@ class ThreadQueue : public detail::QueueFront<ThreadQueue> {
   using result_t = detail::thread_result_t<F, A...>;
 
   /// Validates `options` (std::invalid_argument); workers start with start(), run() or join().
-  explicit ThreadQueue(ThreadQueueOptions options = {}) : QueueFront(make_engine(std::move(options))) {}
+  explicit ThreadQueue(ThreadQueueOptions options = {})
+      : QueueFront(detail::make_thread_queue_engine(std::move(options))) {}
 
   /// Graceful shutdown, or forced when the scope is left by an exception.
   ~ThreadQueue() = default;
@@ -47,13 +47,6 @@ class ThreadQueue : public detail::QueueFront<ThreadQueue> {
   }
   /// The payload of one call of a heterogeneous group.
   static detail::PreparedTask prepare(const Call& call) { return call.prepare_for_threads(); }
-
- private:
-  static std::shared_ptr<detail::Engine> make_engine(ThreadQueueOptions options) {
-    auto engine = std::make_shared<detail::Engine>(detail::make_engine_config(options, "ThreadQueue"));
-    engine->set_backend(std::make_unique<detail::ThreadBackend>(*engine));
-    return engine;
-  }
 };
 
 }  // namespace osiiso

@@ -2,6 +2,8 @@
 // Bad input for ProcessQueue: malformed frames fed to the worker-side loop and, through a fake
 // worker program, to the parent-side decoder; results whose serialization throws, hooks that
 // throw, arguments that fail to build, a worker that does not know the function.
+#include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/process_backend.hpp>
 #include <osiiso/process_queue.hpp>
 
 #include <osiiso/detail/fd.hpp>

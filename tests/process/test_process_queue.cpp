@@ -2,6 +2,8 @@
 // ProcessQueue: the port of the Python tests/test_process_queue.py, plus the failure modes of
 // worker processes (crashes, kills, large payloads, start methods, leaks).
 #include <osiiso/awaitable.hpp>
+#include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/process_backend.hpp>
 #include <osiiso/process_queue.hpp>
 
 #include <osiiso/detail/process_backend.hpp>

@@ -5,6 +5,7 @@
 
 #include <osiiso/chrono.hpp>
 #include <osiiso/detail/backend.hpp>
+#include <osiiso/detail/hooks.hpp>
 #include <osiiso/detail/lifecycle.hpp>
 #include <osiiso/detail/process_identity.hpp>
 #include <osiiso/detail/ready_queue.hpp>
@@ -266,21 +267,5 @@ void abandon_engine(std::shared_ptr<Engine> engine) noexcept;
 
 // The message of an exception ("unknown exception" when it is not a std::exception).
 [[nodiscard]] std::string describe_error(const std::exception_ptr& error);
-
-// Logs a hook's exception instead of propagating it.
-void report_hook_error(const char* hook, const std::exception_ptr& error) noexcept;
-
-// Calls a user hook, logging and swallowing whatever it throws.
-template <class Hook, class... Args>
-void emit_hook(const char* name, const Hook& hook, Args&&... args) noexcept {
-  if constexpr (std::is_constructible_v<bool, const Hook&>) {
-    if (!static_cast<bool>(hook)) return;
-  }
-  try {
-    hook(std::forward<Args>(args)...);
-  } catch (...) {
-    report_hook_error(name, std::current_exception());
-  }
-}
 
 }  // namespace osiiso::detail

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <osiiso/detail/call_type.hpp>
-#include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/engine_ref.hpp>
 #include <osiiso/queue_options.hpp>
 #include <osiiso/run_summary.hpp>
 #include <osiiso/stats.hpp>
@@ -67,7 +67,7 @@ class QueueFront {
   auto submit(const TaskOptions& options, F&& f, A&&... args) {
     using R = typename Derived::template result_t<F, A...>;
     PreparedTask prepared = Derived::prepare(std::forward<F>(f), std::forward<A>(args)...);
-    return SyncTaskHandle<R>(engine_->submit(std::move(prepared.work), options, std::move(prepared.name)));
+    return SyncTaskHandle<R>(engine_.submit(std::move(prepared.work), options, std::move(prepared.name)));
   }
 
   /// Submits `f` once per element (tuples are unpacked into arguments).
@@ -122,49 +122,38 @@ class QueueFront {
 
   /// Starts the workers and accepts a new run; throws ClosedError after shutdown.
   Derived& start() {
-    engine_->start();
+    engine_.start();
     return derived();
   }
   /// Runs every outstanding task and summarises the run (see RunOptions).
-  RunSummary run(const RunOptions& options = {}) { return engine_->run(options); }
+  RunSummary run(const RunOptions& options = {}) { return engine_.run(options); }
   /// Blocks until every outstanding task has finished (starts the queue if needed).
-  void join() { engine_->join(); }
+  void join() { engine_.join(); }
   /// Graceful shutdown drains everything, delayed tasks included; `{.force = true}` cancels everything.
-  void shutdown(const ShutdownOptions& options = {}) { engine_->shutdown(options.force); }
+  void shutdown(const ShutdownOptions& options = {}) { engine_.shutdown(options.force); }
   /// Forced shutdown; thread-safe, also from inside a task or hook.
-  void cancel() { engine_->cancel(); }
+  void cancel() { engine_.cancel(); }
   /// Restores a shut-down queue for reuse, cancelling leftovers and clearing results.
-  void reset() { engine_->reset(); }
+  void reset() { engine_.reset(); }
   /// Discards accumulated results.
-  void clear_results() { engine_->clear_results(); }
+  void clear_results() { engine_.clear_results(); }
 
   /// Tasks currently executing.
-  [[nodiscard]] std::size_t active_count() const { return engine_->active_count(); }
+  [[nodiscard]] std::size_t active_count() const { return engine_.active_count(); }
   /// Tasks waiting to execute (queued or scheduled).
-  [[nodiscard]] std::size_t pending_count() const { return engine_->pending_count(); }
+  [[nodiscard]] std::size_t pending_count() const { return engine_.pending_count(); }
   /// True after shutdown() has completed.
-  [[nodiscard]] bool closed() const { return engine_->closed(); }
+  [[nodiscard]] bool closed() const { return engine_.closed(); }
   /// Every result accumulated so far (detached tasks included), in completion order.
-  [[nodiscard]] std::vector<TaskResult> results() const { return engine_->results(); }
+  [[nodiscard]] std::vector<TaskResult> results() const { return engine_.results(); }
   /// A snapshot of the queue's counters.
-  [[nodiscard]] Stats stats() const { return engine_->stats(); }
+  [[nodiscard]] Stats stats() const { return engine_.stats(); }
 
  protected:
   explicit QueueFront(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {}
 
   /// Graceful shutdown, or forced when the scope is left by an exception.
-  ~QueueFront() {
-    if (engine_->foreign()) {
-      // A forked copy: the queue's threads and workers belong to the parent; release nothing.
-      abandon_engine(std::move(engine_));
-      return;
-    }
-    try {
-      engine_->shutdown(std::uncaught_exceptions() > uncaught_at_construction_);
-    } catch (...) {
-      report_hook_error("queue destructor", std::current_exception());
-    }
-  }
+  ~QueueFront() { engine_.release(std::uncaught_exceptions() > uncaught_at_construction_); }
 
  private:
   template <class, class>
@@ -174,7 +163,7 @@ class QueueFront {
 
   TaskOptions with_group_id(const TaskOptions& options) {
     TaskOptions grouped = options;
-    if (!grouped.group_id) grouped.group_id = engine_->next_group_id();
+    if (!grouped.group_id) grouped.group_id = engine_.next_group_id();
     return grouped;
   }
 
@@ -195,12 +184,12 @@ class QueueFront {
     handles.reserve(calls.size());
     for (const Call& c : calls) {
       PreparedTask prepared = Derived::prepare(c);
-      handles.emplace_back(engine_->submit(std::move(prepared.work), grouped, std::move(prepared.name)));
+      handles.emplace_back(engine_.submit(std::move(prepared.work), grouped, std::move(prepared.name)));
     }
     return SyncTaskGroup<>(*grouped.group_id, std::move(handles));
   }
 
-  std::shared_ptr<Engine> engine_;
+  EngineRef engine_;
   int uncaught_at_construction_ = std::uncaught_exceptions();
 };
 
