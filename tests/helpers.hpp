@@ -129,6 +129,15 @@ inline std::size_t fd_count() {
   return n;
 }
 
+/// True when `pid` no longer runs (gone, or a zombie waiting for its new parent to reap it).
+inline bool process_gone(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return true;
+  const auto close = stat.rfind(')');
+  return close == std::string::npos || stat.substr(close + 2, 1) == "Z";
+}
+
 /// Time elapsed since `start`.
 inline Seconds since(Clock::time_point start) { return Clock::now() - start; }
 

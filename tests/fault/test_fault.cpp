@@ -40,6 +40,7 @@ using osiiso::TaskStatus;
 using osiiso::test::child_count;
 using osiiso::test::eventually;
 using osiiso::test::fd_count;
+using osiiso::test::process_gone;
 using osiiso::test::since;
 
 namespace faulttest {
@@ -122,15 +123,6 @@ std::string error_text(const std::exception_ptr& error) {
 
 std::string temp_path(const std::string& stem) {
   return (std::filesystem::temp_directory_path() / (stem + "_" + std::to_string(::getpid()))).string();
-}
-
-// True when `pid` no longer runs (gone, or a zombie waiting for its new parent to reap it).
-bool process_gone(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return true;
-  const auto close = stat.rfind(')');
-  return close == std::string::npos || stat.substr(close + 2, 1) == "Z";
 }
 
 // Live (non-zombie) processes in process group `pgid`.

@@ -20,7 +20,7 @@ namespace osiiso::detail {
 
 struct LauncherConfig {
   StartMethod method = StartMethod::Fork;
-  std::string executable;  // re-executed by spawn/forkserver (empty: /proc/self/exe)
+  std::string executable{};  // re-executed by spawn/forkserver (empty: /proc/self/exe)
   Seconds start_timeout{5.0};
   std::uint64_t server_tag = 1;  // the fork server's socket in the event loop
 };

@@ -25,7 +25,7 @@
 namespace osiiso::detail {
 
 struct PoolConfig {
-  LauncherConfig launch;
+  LauncherConfig launch{};
   // SIGTERM -> SIGKILL escalation when a job is killed.
   Seconds kill_grace{std::chrono::milliseconds(100)};
   // Largest frame accepted in either direction.
