@@ -6,11 +6,14 @@
 #include <osiiso/enums.hpp>
 #include <osiiso/task_result.hpp>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -127,6 +130,26 @@ inline std::size_t fd_count() {
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
   return n;
+}
+
+/// The what() of `error` ("(no error)" for none, "?" for a non-standard exception).
+inline std::string error_text(const std::exception_ptr& error) {
+  if (error == nullptr) return "(no error)";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "?";
+  }
+}
+
+/// A path in the temporary directory, unique to this process and call.
+inline std::string temp_path(const std::string& stem) {
+  static std::atomic<int> serial{0};
+  return (std::filesystem::temp_directory_path() /
+          (stem + "_" + std::to_string(::getpid()) + "_" + std::to_string(serial++)))
+      .string();
 }
 
 /// True when `pid` no longer runs (gone, or a zombie waiting for its new parent to reap it).

@@ -28,9 +28,12 @@
 #include <thread>
 #include <vector>
 
+#include "../helpers.hpp"
+
 using namespace std::chrono_literals;
 using osiiso::Clock;
 using osiiso::Seconds;
+using osiiso::test::error_text;
 
 namespace hardening {
 
@@ -99,17 +102,6 @@ struct Checks {
   }
   [[nodiscard]] int code() const { return failures == 0 ? 0 : 1; }
 };
-
-std::string error_text(const std::exception_ptr& error) {
-  if (error == nullptr) return "(no error)";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "?";
-  }
-}
 
 bool is_osiiso_error(const std::exception_ptr& error) {
   try {

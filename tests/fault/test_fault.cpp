@@ -7,6 +7,7 @@
 #include <osiiso/osiiso.hpp>
 
 #include "../helpers.hpp"
+#include "baseline.hpp"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -37,11 +38,14 @@ using namespace std::chrono_literals;
 using osiiso::Clock;
 using osiiso::Seconds;
 using osiiso::TaskStatus;
+using osiiso::test::Baseline;
 using osiiso::test::child_count;
+using osiiso::test::error_text;
 using osiiso::test::eventually;
 using osiiso::test::fd_count;
 using osiiso::test::process_gone;
 using osiiso::test::since;
+using osiiso::test::temp_path;
 
 namespace faulttest {
 
@@ -98,31 +102,6 @@ std::size_t status_kb(const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return std::stoul(line.substr(field.size() + 1));
   }
   return 0;
-}
-
-// Checks on destruction that the descriptors and children of this process are back to what
-// they were at construction.
-struct Baseline {
-  std::size_t fds = fd_count();
-  std::size_t children = child_count();
-  ~Baseline() {
-    CHECK(fd_count() == fds);
-    CHECK(child_count() == children);
-  }
-};
-
-std::string error_text(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "?";
-  }
-}
-
-std::string temp_path(const std::string& stem) {
-  return (std::filesystem::temp_directory_path() / (stem + "_" + std::to_string(::getpid()))).string();
 }
 
 // Live (non-zombie) processes in process group `pgid`.

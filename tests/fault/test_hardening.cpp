@@ -8,6 +8,7 @@
 #include <osiiso/osiiso.hpp>
 
 #include "../helpers.hpp"
+#include "baseline.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -49,11 +50,14 @@ using namespace std::chrono_literals;
 using osiiso::Clock;
 using osiiso::Seconds;
 using osiiso::TaskStatus;
+using osiiso::test::Baseline;
 using osiiso::test::child_count;
+using osiiso::test::error_text;
 using osiiso::test::eventually;
 using osiiso::test::fd_count;
 using osiiso::test::process_gone;
 using osiiso::test::since;
+using osiiso::test::temp_path;
 
 namespace hardening {
 
@@ -149,35 +153,6 @@ OSIISO_TASK_AS("hardening::grandchild_then_sleep", hardening::grandchild_then_sl
 OSIISO_TASK_AS("hardening::grandchild_then_return", hardening::grandchild_then_return);
 
 namespace {
-
-// Checks on destruction that the descriptors and children of this process are back to what
-// they were at construction.
-struct Baseline {
-  std::size_t fds = fd_count();
-  std::size_t children = child_count();
-  ~Baseline() {
-    CHECK(fd_count() == fds);
-    CHECK(child_count() == children);
-  }
-};
-
-std::string error_text(const std::exception_ptr& error) {
-  if (error == nullptr) return "(no error)";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "?";
-  }
-}
-
-std::string temp_path(const std::string& stem) {
-  static std::atomic<int> serial{0};
-  return (std::filesystem::temp_directory_path() /
-          (stem + "_" + std::to_string(::getpid()) + "_" + std::to_string(serial++)))
-      .string();
-}
 
 // Kills `pid` if it still runs: a failed check must not leave a process behind.
 void kill_if_alive(pid_t pid) {
