@@ -169,7 +169,6 @@ class [[nodiscard]] SyncTaskHandle {
       std::lock_guard lock(state_->mu);
       if (state_->result) return;
     }
-    if (state_->fork_generation != detail::fork_generation()) return;  // wait() throws the error
     detail::start_queue_of(*state_);
   }
 

@@ -47,7 +47,7 @@ TaskStatePtr Engine::submit(std::unique_ptr<Work> work, const TaskOptions& optio
   state->engine = weak_from_this();
   state->fork_generation = fork_generation_;
   if (options.delay) {
-    state->scheduled_for = state->created_at + std::chrono::duration_cast<Clock::duration>(*options.delay);
+    state->scheduled_for = state->created_at + to_clock_duration(*options.delay);
   } else if (options.run_at) {
     const auto wait =
         std::max(*options.run_at - std::chrono::system_clock::now(), std::chrono::system_clock::duration{});

@@ -57,7 +57,7 @@ void Engine::fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& tas
     return;
   }
   if (delay.count() > 0) {
-    push_timer_locked(clock_->now() + std::chrono::duration_cast<Clock::duration>(delay), task, TimerKind::Due);
+    push_timer_locked(clock_->now() + to_clock_duration(delay), task, TimerKind::Due);
   } else {
     make_ready_locked(task);
   }

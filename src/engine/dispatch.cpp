@@ -45,7 +45,7 @@ Attempt Engine::activate_locked(const TaskPtr& task) {
     if (!task->state->started_at) task->state->started_at = now;
   }
   if (task->timeout) {
-    push_timer_locked(now + std::chrono::duration_cast<Clock::duration>(*task->timeout), task, TimerKind::Deadline);
+    push_timer_locked(now + to_clock_duration(*task->timeout), task, TimerKind::Deadline);
   }
   return Attempt{task, task->attempt_id};
 }

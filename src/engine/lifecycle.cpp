@@ -13,10 +13,6 @@
 
 namespace osiiso::detail {
 
-namespace {
-Clock::duration to_duration(Seconds seconds) { return std::chrono::duration_cast<Clock::duration>(seconds); }
-}  // namespace
-
 void abandon_engine(std::shared_ptr<Engine> engine) noexcept {
   try {
     // Reachable from a global, so leak checkers do not report it.
@@ -81,7 +77,7 @@ bool Engine::await_idle(std::optional<Seconds> timeout) {
     done_cv_.wait(lock, idle);
     return true;
   }
-  return wait_until(*clock_, done_cv_, lock, clock_->now() + to_duration(*timeout), idle);
+  return wait_until(*clock_, done_cv_, lock, clock_->now() + to_clock_duration(*timeout), idle);
 }
 
 void Engine::start() { start_as("start"); }
@@ -162,7 +158,7 @@ RunSummary Engine::run(const RunOptions& options) {
       std::unique_lock lock(mu_);
       const auto closed = [this] { return lifecycle_.closed(); };
       if (limit) {
-        finished = wait_until(*clock_, shutdown_cv_, lock, clock_->now() + to_duration(*limit), closed);
+        finished = wait_until(*clock_, shutdown_cv_, lock, clock_->now() + to_clock_duration(*limit), closed);
       } else {
         shutdown_cv_.wait(lock, closed);
       }

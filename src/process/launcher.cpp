@@ -19,8 +19,8 @@ constexpr auto kAfterHello = std::chrono::milliseconds(2);
 constexpr auto kLaunchRetry = std::chrono::milliseconds(100);
 }  // namespace
 
-Launcher::Launcher(LauncherConfig config, EventLoop& loop)
-    : config_(std::move(config)), server_(loop, config_.server_tag, config_.executable, config_.start_timeout) {}
+Launcher::Launcher(LauncherConfig config, EventLoop& loop, std::uint64_t server_tag)
+    : config_(std::move(config)), server_(loop, server_tag, config_.executable, config_.start_timeout) {}
 
 std::string Launcher::init_hint() const {
   return fmt::format(

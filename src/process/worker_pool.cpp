@@ -31,16 +31,7 @@ std::string task_of(const WorkerSlot& slot) {
 }  // namespace
 
 LocalWorkerPool::LocalWorkerPool(PoolConfig config, PoolListener& listener, EventLoop& loop)
-    : config_(std::move(config)),
-      listener_(listener),
-      loop_(loop),
-      launcher_(
-          [this] {
-            LauncherConfig launch = config_.launch;
-            launch.server_tag = kServerTag;
-            return launch;
-          }(),
-          loop) {}
+    : config_(std::move(config)), listener_(listener), loop_(loop), launcher_(config_.launch, loop, kServerTag) {}
 
 LocalWorkerPool::~LocalWorkerPool() { kill_all(); }
 

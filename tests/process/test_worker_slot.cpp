@@ -63,7 +63,7 @@ TEST_CASE("a forked worker's slot is fed before its hello, and a slot that ends 
 
 TEST_CASE("a launcher pauses after a failed start and fails the backlog only when no worker is alive", "[launcher]") {
   EventLoop loop;
-  Launcher launcher({.method = osiiso::StartMethod::Fork}, loop);
+  Launcher launcher({.method = osiiso::StartMethod::Fork}, loop, 1);
   launcher.failed("cannot start");
   CHECK(launcher.next_deadline());        // the pause before the next try
   CHECK_FALSE(launcher.take_failure(2));  // workers alive: only the scaling stopped

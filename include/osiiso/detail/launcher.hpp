@@ -22,12 +22,12 @@ struct LauncherConfig {
   StartMethod method = StartMethod::Fork;
   std::string executable{};  // re-executed by spawn/forkserver (empty: /proc/self/exe)
   Seconds start_timeout{5.0};
-  std::uint64_t server_tag = 1;  // the fork server's socket in the event loop
 };
 
 class Launcher {
  public:
-  Launcher(LauncherConfig config, EventLoop& loop);
+  // `server_tag`: what the fork server's socket is watched under in `loop`.
+  Launcher(LauncherConfig config, EventLoop& loop, std::uint64_t server_tag);
 
   [[nodiscard]] StartMethod method() const noexcept { return config_.method; }
   // Workers the fork server is forking (they count as alive).
