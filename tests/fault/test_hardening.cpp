@@ -402,7 +402,14 @@ TEST_CASE("hardening: a fork queue that cannot start any worker fails its tasks 
 
 TEST_CASE("hardening: a task calling exit() fails with WorkerDiedError naming exit(code)", "[hardening]") {
   Baseline baseline;
+#ifdef OSIISO_HARDENING_SANITIZED
+  // The sanitizer runtimes (GCC 12) do not hold their allocator locks across fork(): the
+  // replacement worker, forked while this thread formats the first error, can deadlock in them
+  // (seen under TSan). Spawned workers and the single-threaded fork server are not affected.
+  const std::string method = GENERATE(as<std::string>{}, "spawn", "forkserver");
+#else
   const std::string method = GENERATE(as<std::string>{}, "fork", "spawn", "forkserver");
+#endif
   CAPTURE(method);
   osiiso::ProcessQueue q({.workers = 1, .context = osiiso::get_context(method)});
   auto h = q.submit(hardening::call_exit, 4);
