@@ -11,9 +11,7 @@ out=build/fuzz
 mkdir -p "$out/corpus" "$out/seeds"
 CXX="${CXX_FUZZ:-clang++-14}"
 
-cmake -S . -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$CXX" \
-  -DCMAKE_CXX_FLAGS="-O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+cmake -S . -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_CXX_FLAGS=-O1 \
   -DOSIISO_BUILD_FUZZER=ON -DOSIISO_BUILD_TESTS=OFF -DOSIISO_BUILD_EXAMPLES=OFF -DOSIISO_INSTALL=OFF >/dev/null
 cmake --build "$out" --target osiiso_frame_fuzzer
 
