@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
-// RunSummary's queries, its report, and ExecutionError's message.
+// RunSummary's counts and queries, and ExecutionError's message (the report: summary_report.cpp).
 #include <osiiso/errors.hpp>
 #include <osiiso/run_summary.hpp>
 
 #include <fmt/format.h>
-#include <fmt/ostream.h>
 
 #include <algorithm>
 #include <string>
@@ -76,26 +75,6 @@ void RunSummary::raise_for_errors(bool include_cancelled) const {
     bad.insert(bad.end(), c.begin(), c.end());
   }
   if (!bad.empty()) throw ExecutionError(std::move(bad));
-}
-
-void RunSummary::display(std::ostream& os) const {
-  const char* status = timed_out ? "TIMED OUT" : (ok() ? "PASSED" : "COMPLETED WITH ERRORS");
-  const std::string bar(40, '-');
-  fmt::print(os, "{}\n  Run Summary: {}\n{}\n", bar, status, bar);
-  fmt::print(os, "  Total tasks : {}\n  Succeeded   : {}\n  Failed      : {}\n  Cancelled   : {}\n", total_submitted,
-             succeeded, failed, cancelled);
-  fmt::print(os, "  Duration    : {:.3f}s\n", duration.count());
-  if (failed > 0) {
-    fmt::print(os, "{}\n  Failures:\n", bar);
-    for (const auto& r : results) {
-      if (r.status != TaskStatus::Failed) continue;
-      fmt::print(os, "    - {}", r.name);
-      if (r.attempts > 1) fmt::print(os, " ({} attempts)", r.attempts);
-      fmt::print(os, "\n");
-      if (!r.message.empty()) fmt::print(os, "      {}\n", r.message);
-    }
-  }
-  fmt::print(os, "{}\n", bar);
 }
 
 }  // namespace osiiso

@@ -10,6 +10,7 @@
 #include <osiiso/errors.hpp>
 #include <osiiso/init.hpp>
 #include <osiiso/process_queue.hpp>
+#include <osiiso/progress.hpp>
 #include <osiiso/queue_options.hpp>
 #include <osiiso/registry.hpp>
 #include <osiiso/run_summary.hpp>

@@ -85,6 +85,8 @@ struct RunOptions {
   bool strict = false;
   /// Fail policy for this run only.
   std::optional<FailPolicy> fail_policy{};
+  /// Draw a progress line on stderr while the run lasts (redrawn on a terminal, else one closing line).
+  bool progress = false;
 
   /// Throws std::invalid_argument with the Python library's message when a field is out of range.
   void validate() const;

@@ -5,14 +5,29 @@
 #include <osiiso/chrono.hpp>
 #include <osiiso/task_result.hpp>
 
+#include <fmt/core.h>
+
 #include <cstddef>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace osiiso {
+
+/// How much of a run the text report lists (the counts are always complete).
+struct DisplayOptions {
+  /// Distinct failures listed (by exception type and message); the rest are counted as "and K more".
+  std::size_t max_failures = 10;
+  /// Task names listed on one line before "and K more".
+  std::size_t max_names = 5;
+  /// Slowest tasks listed (0: none).
+  std::size_t slowest = 3;
+  /// Groups listed with their counts.
+  std::size_t max_groups = 10;
+};
 
 /// Counts and results of one run() or group wait, in submission order.
 struct RunSummary {
@@ -64,8 +79,25 @@ struct RunSummary {
   /// Throws ExecutionError carrying the failed (and, if asked, cancelled) results, if there are any.
   void raise_for_errors(bool include_cancelled = false) const;
 
-  /// Prints a human-readable report (status line, counts, failures) to `os`.
-  void display(std::ostream& os = std::cout) const;
+  /// The human-readable report: status, counts, failures grouped by type and message,
+  /// timed-out and cancelled tasks, the slowest tasks and the groups.
+  [[nodiscard]] std::string report(const DisplayOptions& options = {}) const;
+  /// Prints report(options) to `os`.
+  void display(std::ostream& os = std::cout, const DisplayOptions& options = {}) const;
+  /// Prints report(options) to std::cout.
+  void display(const DisplayOptions& options) const { display(std::cout, options); }
+  /// The whole summary as one JSON object (counts, every failure group, every result), for scripts.
+  [[nodiscard]] std::string to_json() const;
 };
 
 }  // namespace osiiso
+
+/// Formats a RunSummary as its report().
+template <>
+struct fmt::formatter<osiiso::RunSummary> : fmt::formatter<std::string_view> {
+  /// Writes summary.report().
+  template <class FormatContext>
+  auto format(const osiiso::RunSummary& summary, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(summary.report(), ctx);
+  }
+};

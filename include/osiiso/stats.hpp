@@ -20,6 +20,14 @@ struct Stats {
   std::size_t workers = 0;
   /// Whether shutdown() has completed.
   bool closed = false;
+  /// Of the results accumulated so far: the succeeded ones.
+  std::size_t succeeded = 0;
+  /// Of the results accumulated so far: the failed ones.
+  std::size_t failed = 0;
+  /// Of the results accumulated so far: the cancelled ones.
+  std::size_t cancelled = 0;
+  /// Tasks waiting between a failed attempt and their retry (counted in pending too).
+  std::size_t retrying = 0;
 };
 
 }  // namespace osiiso

@@ -5,12 +5,15 @@
 #include <osiiso/chrono.hpp>
 #include <osiiso/enums.hpp>
 
+#include <fmt/core.h>
+
 #include <any>
 #include <cstddef>
 #include <exception>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace osiiso {
 
@@ -78,4 +81,17 @@ struct TaskResult {
   std::shared_ptr<const std::any> value_;
 };
 
+/// One line on a result: "name [task id] status", with its duration, attempts, or error type and message.
+[[nodiscard]] std::string to_string(const TaskResult& result);
+
 }  // namespace osiiso
+
+/// Formats a TaskResult as osiiso::to_string(result).
+template <>
+struct fmt::formatter<osiiso::TaskResult> : fmt::formatter<std::string_view> {
+  /// Writes osiiso::to_string(result).
+  template <class FormatContext>
+  auto format(const osiiso::TaskResult& result, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(osiiso::to_string(result), ctx);
+  }
+};

@@ -27,6 +27,7 @@ bool Engine::complete(const Attempt& attempt, Outcome outcome) {
 void Engine::suspend_locked(const TaskPtr& task) {
   active_.erase(task);
   task->where = Where::RetryWait;
+  ++retry_waiting_;
 }
 
 // Called with the lock held and the task just suspended; releases the lock.

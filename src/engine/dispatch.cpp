@@ -9,6 +9,7 @@ namespace osiiso::detail {
 
 void Engine::make_ready_locked(const TaskPtr& task) {
   if (task->where == Where::Scheduled) --scheduled_;
+  if (task->where == Where::RetryWait) --retry_waiting_;
   task->where = Where::Queued;
   ready_.push(task->priority, task->seq, task);
   if (lifecycle_.started()) {

@@ -3,6 +3,7 @@
 #include <osiiso/detail/engine_ref.hpp>
 
 #include <osiiso/detail/engine.hpp>
+#include <osiiso/detail/progress_display.hpp>
 
 namespace osiiso::detail {
 
@@ -11,7 +12,13 @@ TaskStatePtr EngineRef::submit(std::unique_ptr<Work> work, const TaskOptions& op
 }
 std::string EngineRef::next_group_id() const { return engine_->next_group_id(); }
 void EngineRef::start() const { engine_->start(); }
-RunSummary EngineRef::run(const RunOptions& options) const { return engine_->run(options); }
+RunSummary EngineRef::run(const RunOptions& options) const {
+  if (!options.progress) return engine_->run(options);
+  ProgressDisplay progress(
+      [engine = engine_, base = engine_->stats()] { return progress_since(base, engine->stats()); },
+      ProgressOptions{.label = "run", .unbounded = engine_->mode() == Mode::Infinite});
+  return engine_->run(options);
+}
 void EngineRef::join() const { engine_->join(); }
 void EngineRef::shutdown(bool force) const { engine_->shutdown(force); }
 void EngineRef::cancel() const { engine_->cancel(); }

@@ -252,10 +252,12 @@ void Engine::reset() {
   await_idle(std::nullopt);
   std::lock_guard lock(mu_);
   results_.clear();
+  result_counts_ = {};
   reported_ = 0;
   ready_.clear();
   outstanding_ = 0;
   scheduled_ = 0;
+  retry_waiting_ = 0;
   lifecycle_.reset();
   done_cv_.notify_all();
 }
@@ -265,6 +267,7 @@ void Engine::clear_results() {
   std::lock_guard lock(mu_);
   results_.clear();
   results_.shrink_to_fit();
+  result_counts_ = {};
   reported_ = 0;
 }
 
@@ -295,8 +298,16 @@ std::vector<TaskResult> Engine::results() const {
 Stats Engine::stats() const {
   check_owner("stats");
   std::lock_guard lock(mu_);
-  return Stats{outstanding_ - active_.size(), active_.size(),     scheduled_, results_.size(),
-               backend_->worker_count(),      lifecycle_.closed()};
+  return Stats{.pending = outstanding_ - active_.size(),
+               .active = active_.size(),
+               .scheduled = scheduled_,
+               .completed = results_.size(),
+               .workers = backend_->worker_count(),
+               .closed = lifecycle_.closed(),
+               .succeeded = result_counts_.succeeded,
+               .failed = result_counts_.failed,
+               .cancelled = result_counts_.cancelled,
+               .retrying = retry_waiting_};
 }
 
 }  // namespace osiiso::detail

@@ -55,8 +55,8 @@ bool Engine::settle_locked(const TaskPtr& task) {
     case Where::Done: return false;
     case Where::Scheduled: --scheduled_; break;
     case Where::Active: active_.erase(task); break;
-    case Where::Queued:
-    case Where::RetryWait: break;
+    case Where::RetryWait: --retry_waiting_; break;
+    case Where::Queued: break;
   }
   task->where = Where::Done;
   return true;
@@ -99,6 +99,7 @@ void Engine::finalize(Settled settled) {
   {
     std::lock_guard lock(mu_);
     results_.push_back(std::move(result));
+    result_counts_.count(settled.status);
     --outstanding_;
     // halt() is true only for the first failure: later ones find the queue halted.
     fail_abort = settled.status == TaskStatus::Failed && fail_policy_ == FailPolicy::FailFirst && lifecycle_.halt();

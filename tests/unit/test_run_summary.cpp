@@ -6,7 +6,10 @@
 
 #include <osiiso/errors.hpp>
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
+
+#include <stdexcept>
 
 #include <algorithm>
 #include <any>
@@ -183,19 +186,117 @@ TEST_CASE("display() reports a passing run", "[run_summary][display]") {
   CHECK_FALSE(has_line(lines, "  Failures:"));
 }
 
-TEST_CASE("display() lists failures with their attempts and messages", "[run_summary][display]") {
+TEST_CASE("display() lists failures with their type, message, attempts and tasks", "[run_summary][display]") {
   auto flaky = make_result("flaky", TaskStatus::Failed, 3);
-  flaky.message = "ValueError: bad input";
+  flaky.message = "bad input";
+  flaky.exception = std::make_exception_ptr(std::invalid_argument("bad input"));
   auto once = make_result("once", TaskStatus::Failed, 1);
   const auto s = RunSummary::from_results({make_success("ok", 1), flaky, once}, Clock::now(), false);
   const auto lines = display_lines(s);
   CHECK(has_line(lines, "  Run Summary: COMPLETED WITH ERRORS"));
   CHECK(has_line(lines, "  Total tasks : 3"));
   CHECK(has_line(lines, "  Failed      : 2"));
-  CHECK(has_line(lines, "  Failures:"));
-  CHECK(has_line(lines, "    - flaky (3 attempts)"));
-  CHECK(has_line(lines, "      ValueError: bad input"));
-  CHECK(has_line(lines, "    - once"));
+  CHECK(has_line(lines, "  Failures (2 distinct):"));
+  CHECK(has_line(lines, "    1 × std::invalid_argument: bad input"));
+  CHECK(has_line(lines, "      tasks: flaky (3 attempts)"));
+  CHECK(has_line(lines, "    1 × (no message)"));
+  CHECK(has_line(lines, "      tasks: once"));
+}
+
+namespace {
+TaskResult worker_death(int pid) {
+  auto r = make_result("crash", TaskStatus::Failed, 1, "batch");
+  r.message = fmt::format("ProcessQueue worker (pid {}) was killed by signal 11 (SIGSEGV)", pid);
+  r.exception = std::make_exception_ptr(WorkerDiedError(r.message));
+  return r;
+}
+}  // namespace
+
+TEST_CASE("display() groups thousands of failures into a few lines", "[run_summary][display]") {
+  std::vector<TaskResult> results;
+  for (int i = 0; i < 2991; ++i) results.push_back(worker_death(1000 + i));
+  for (int i = 0; i < 9; ++i) {
+    auto r = make_result(fmt::format("parse{}", i), TaskStatus::Failed, 2);
+    r.message = fmt::format("line {}: unexpected token '{}'", i, static_cast<char>('a' + i));
+    r.exception = std::make_exception_ptr(std::runtime_error(r.message));
+    results.push_back(std::move(r));
+  }
+  const auto s = RunSummary::from_results(std::move(results), Clock::now(), false);
+  std::ostringstream os;
+  s.display(os, {.max_failures = 3, .max_names = 2});
+  const auto lines = lines_of(os.str());
+  CHECK(lines.size() < 30);
+  CHECK(has_line(lines, "  Failed      : 3,000"));
+  CHECK(has_line(lines, "  Failures (10 distinct):"));
+  CHECK(has_line(lines,
+                 "    2,991 × WorkerDiedError: ProcessQueue worker (pid 1000) was killed by signal 11 (SIGSEGV) (and "
+                 "similar)"));
+  CHECK(has_line(lines, "      tasks: crash ×2,991"));
+  CHECK(has_line(lines, "    1 × std::runtime_error: line 0: unexpected token 'a'"));
+  CHECK(has_line(lines, "      tasks: parse0 (2 attempts)"));
+  CHECK(has_line(lines, "    and 7 more distinct failure(s) (7 task(s))"));
+  CHECK(has_line(lines, "  Groups (1):"));
+  CHECK(has_line(lines, "    batch: 2,991 task(s), 0 succeeded, 2,991 failed, 0 cancelled"));
+}
+
+TEST_CASE("display() names timed-out and cancelled tasks, and lists the slowest", "[run_summary][display]") {
+  auto slow = make_result("slow", TaskStatus::Failed, 1);
+  slow.exception = std::make_exception_ptr(TimeoutError("task 'slow' exceeded its timeout of 0.1s"));
+  slow.message = "task 'slow' exceeded its timeout of 0.1s";
+  std::vector<TaskResult> results{slow};
+  for (int i = 0; i < 7; ++i) results.push_back(make_result(fmt::format("c{}", i), TaskStatus::Cancelled, 0));
+  const auto now = Clock::now();
+  for (int i = 1; i <= 4; ++i) {
+    auto r = make_success(fmt::format("run{}", i), i);
+    r.started_at = now;
+    r.duration = Seconds(0.5 * i);
+    results.push_back(std::move(r));
+  }
+  const auto s = RunSummary::from_results(std::move(results), now, false);
+  const auto lines = display_lines(s);
+  CHECK(has_line(lines, "  Timed out   : 1 (slow)"));
+  CHECK(has_line(lines, "    1 × TimeoutError: task 'slow' exceeded its timeout of 0.1s"));
+  CHECK(has_line(lines, "  Cancelled tasks: c0, c1, c2, c3, c4, and 2 more"));
+  CHECK(has_line(lines, "  Slowest:"));
+  REQUIRE(std::find(lines.begin(), lines.end(), "  Slowest:") + 3 < lines.end());
+  const auto slowest = std::find(lines.begin(), lines.end(), "  Slowest:");
+  CHECK(slowest[1].starts_with("    2.000s  run4 ["));
+  CHECK(slowest[2].starts_with("    1.500s  run3 ["));
+  CHECK(slowest[3].starts_with("    1.000s  run2 ["));
+}
+
+TEST_CASE("a RunSummary, a TaskResult and a status format through fmt", "[run_summary][display]") {
+  auto flaky = make_result("flaky", TaskStatus::Failed, 3);
+  flaky.message = "bad input";
+  flaky.exception = std::make_exception_ptr(std::invalid_argument("bad input"));
+  const auto s = RunSummary::from_results({make_success("ok", 1), flaky}, Clock::now(), false);
+  std::ostringstream os;
+  s.display(os);
+  CHECK(fmt::format("{}", s) == os.str());
+  CHECK(fmt::format("{}", s.results[1]) ==
+        fmt::format("flaky [{}] failed after 3 attempts: std::invalid_argument: bad input", s.results[1].task_id));
+  CHECK(fmt::format("{}", s.results[0]) == fmt::format("ok [{}] succeeded in 0.000s", s.results[0].task_id));
+  CHECK(fmt::format("{}", TaskStatus::Retrying) == "retrying");
+}
+
+TEST_CASE("to_json() gives the counts, the failure groups and every result", "[run_summary][json]") {
+  auto bad = make_result("quote\"d", TaskStatus::Failed, 2, "g1");
+  bad.message = "line\nbreak";
+  bad.exception = std::make_exception_ptr(std::runtime_error(bad.message));
+  auto s = RunSummary::from_results({make_success("ok", 1), bad}, Clock::now(), false);
+  s.duration = Seconds(1.5);
+  const std::string json = s.to_json();
+  CHECK(json.starts_with(
+      R"({"ok":false,"timed_out":false,"total_submitted":2,"succeeded":1,"failed":1,"cancelled":0,"duration":1.5,)"));
+  CHECK_THAT(json,
+             Catch::Matchers::Contains(fmt::format(
+                 R"("failures":[{{"count":1,"type":"std::runtime_error","message":"line\nbreak","task_ids":["{}"]}}])",
+                 bad.task_id)));
+  CHECK_THAT(json,
+             Catch::Matchers::Contains(
+                 R"("name":"quote\"d","status":"failed","attempts":2,"priority":3,"duration":0,"group_id":"g1")"));
+  CHECK_THAT(json, Catch::Matchers::Contains(R"("group_id":null,"message":"","error_type":null})"));
+  CHECK(json.ends_with("}]}"));
 }
 
 TEST_CASE("display() reports a timed-out run", "[run_summary][display]") {

@@ -157,6 +157,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   [[nodiscard]] bool closed() const;
   // Every result since the last reset() or clear_results().
   [[nodiscard]] std::vector<TaskResult> results() const;
+  // Finite or infinite, as configured.
+  [[nodiscard]] Mode mode() const noexcept { return config_.mode; }
   // A snapshot of the counters.
   [[nodiscard]] Stats stats() const;
 
@@ -250,6 +252,19 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::size_t reported_ = 0;
   std::size_t outstanding_ = 0;
   std::size_t scheduled_ = 0;
+  // Tasks between a failed attempt and their next one.
+  std::size_t retry_waiting_ = 0;
+  // The statuses of results_, kept so that stats() does not scan the results.
+  struct ResultCounts {
+    std::size_t succeeded = 0;
+    std::size_t failed = 0;
+    std::size_t cancelled = 0;
+    void count(TaskStatus status) noexcept {
+      if (status == TaskStatus::Succeeded) ++succeeded;
+      if (status == TaskStatus::Failed) ++failed;
+      if (status == TaskStatus::Cancelled) ++cancelled;
+    }
+  } result_counts_;
   std::uint64_t seq_ = 0;
   std::uint64_t attempt_seq_ = 0;
   std::uint64_t group_seq_ = 0;
