@@ -66,7 +66,10 @@ TaskStatePtr Engine::submit(std::unique_ptr<Work> work, const TaskOptions& optio
 
   std::unique_lock lock(mu_);
   check_accepting_locked();
-  if (config_.size > 0) {
+  if (config_.size > 0 && outstanding_ >= config_.size) {
+    // Nothing would ever drain a full queue that was never started: start it, as a wait on a
+    // handle does.
+    if (!lifecycle_.started() && !lifecycle_.running()) start_locked();
     done_cv_.wait(lock, [&] { return outstanding_ < config_.size || !lifecycle_.accepting(); });
     check_accepting_locked();
   }
