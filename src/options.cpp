@@ -17,16 +17,20 @@ void TaskOptions::validate() const {
 }
 
 namespace {
-void validate_common(const std::optional<std::size_t>& workers, const std::optional<Seconds>& timeout) {
-  if (workers && *workers == 0) throw std::invalid_argument("workers must be > 0");
-  if (timeout && timeout->count() <= 0) throw std::invalid_argument("timeout must be > 0");
+template <class QueueOptions>
+void validate_common(const QueueOptions& o) {
+  if (o.workers && *o.workers == 0) throw std::invalid_argument("workers must be > 0");
+  if (o.timeout && o.timeout->count() <= 0) throw std::invalid_argument("timeout must be > 0");
+  // Written so that NaN fails too.
+  if (o.rate && !(*o.rate > 0)) throw std::invalid_argument("rate must be > 0");
+  if (o.burst < 1) throw std::invalid_argument("burst must be >= 1");
 }
 }  // namespace
 
-void ThreadQueueOptions::validate() const { validate_common(workers, timeout); }
+void ThreadQueueOptions::validate() const { validate_common(*this); }
 
 void ProcessQueueOptions::validate() const {
-  validate_common(workers, timeout);
+  validate_common(*this);
   if (!(poll.count() > 0)) throw std::invalid_argument("poll must be > 0");
 }
 

@@ -43,6 +43,10 @@ struct ThreadQueueOptions {
   CompleteHook on_complete{};
   /// Called before each retry (exceptions are logged and swallowed).
   RetryHook on_retry{};
+  /// Queue-wide limit of attempts started per second, retries included (nullopt: unlimited).
+  std::optional<double> rate{};
+  /// Attempts that may start back to back after an idle period, within `rate`.
+  std::size_t burst = 1;
 
   /// Throws std::invalid_argument with the Python library's message when a field is out of range.
   void validate() const;
@@ -72,6 +76,10 @@ struct ProcessQueueOptions {
   Seconds poll{std::chrono::milliseconds(50)};
   /// Start method of the worker processes (default: fork).
   Context context{};
+  /// Queue-wide limit of attempts started per second, retries included (nullopt: unlimited).
+  std::optional<double> rate{};
+  /// Attempts that may start back to back after an idle period, within `rate`.
+  std::size_t burst = 1;
 
   /// Throws std::invalid_argument with the Python library's message when a field is out of range.
   void validate() const;

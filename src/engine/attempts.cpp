@@ -88,6 +88,11 @@ void Engine::timer_loop() {
 
 // Called and returns with the lock held; releases it while the backend interrupts an attempt.
 void Engine::fire_locked(std::unique_lock<std::mutex>& lock, const Timer<TaskPtr>& timer) {
+  if (timer.kind == TimerKind::GateOpen) {
+    gate_armed_ = false;
+    if (!ready_.empty()) backend_->notify_ready();
+    return;
+  }
   const TaskPtr& task = timer.item;
   if (timer.kind == TimerKind::Due) {
     if (task->where == Where::Scheduled || task->where == Where::RetryWait) make_ready_locked(task);

@@ -18,6 +18,15 @@ void Engine::make_ready_locked(const TaskPtr& task) {
   }
 }
 
+bool Engine::pass_gate_locked() {
+  if (!gate_ || gate_->try_pass(clock_->now())) return true;
+  if (!gate_armed_) {
+    gate_armed_ = true;
+    if (timers_.push(gate_->next_open(), nullptr, TimerKind::GateOpen)) timer_cv_.notify_all();
+  }
+  return false;
+}
+
 std::size_t Engine::target_workers_locked() const {
   if (config_.workers) return *config_.workers;
   const std::size_t backlog = ready_.size() + active_.size();
@@ -51,7 +60,7 @@ Attempt Engine::activate_locked(const TaskPtr& task) {
   return Attempt{task, task->attempt_id};
 }
 
-std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt&)>& claim) {
+std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt&)>& claim, GateUse gate) {
   std::vector<Settled> dropped;
   std::optional<Attempt> attempt;
   {
@@ -64,6 +73,11 @@ std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt
         settle_locked(task);
         dropped.push_back(cancellation(task, "cancelled during shutdown"));
         continue;
+      }
+      if (gate == GateUse::Respect && !pass_gate_locked()) {
+        // It waits queued, holding no worker and still cancellable, until the gate opens.
+        ready_.push(task->priority, task->seq, task);
+        break;
       }
       attempt = activate_locked(task);
       if (claim) claim(*attempt);

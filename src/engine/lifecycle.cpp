@@ -27,6 +27,7 @@ void abandon_engine(std::shared_ptr<Engine> engine) noexcept {
 Engine::Engine(EngineConfig config)
     : config_(std::move(config)),
       clock_(config_.clock ? config_.clock : steady_time_source()),
+      gate_(config_.rate ? std::optional<RateGate>(std::in_place, *config_.rate, config_.burst) : std::nullopt),
       fail_policy_(config_.fail_policy),
       fork_generation_(fork_generation()),
       creator_pid_(::getpid()) {

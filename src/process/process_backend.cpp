@@ -210,7 +210,7 @@ struct ProcessBackend::Impl final : PoolListener {
   }
 
   void fail_waiting(const std::exception_ptr& error) override {
-    while (auto attempt = engine.take_ready()) engine.complete(*attempt, Outcome{{}, error});
+    while (auto attempt = engine.take_ready({}, GateUse::Bypass)) engine.complete(*attempt, Outcome{{}, error});
   }
 };
 

@@ -529,3 +529,39 @@ TEST_CASE("engine: an Infinite run lasts until shutdown or its timeout", "[engin
     CHECK_FALSE(rig.engine->closed());
   }
 }
+
+TEST_CASE("engine: the rate gate spaces attempts, retries included; a waiting task holds no worker", "[engine][rate]") {
+  Rig rig({.rate = 10.0, .burst = 2});
+  const auto a = rig.submit("a", {.retries = 1});
+  rig.submit("b");
+  rig.submit("c");
+  const auto d = rig.submit("d");
+  rig.engine->start();
+  const Attempt first = rig.next();  // the burst: two at once
+  const Attempt second = rig.next();
+  CHECK(name_of(first) == "a");
+  CHECK(name_of(second) == "b");
+  CHECK_FALSE(rig.backend->take());  // the gate is closed: c waits queued
+  CHECK(rig.engine->stats().pending == 2);
+  CHECK(rig.engine->stats().active == 2);
+
+  rig.advance_idle(99ms);
+  CHECK_FALSE(rig.backend->take());
+  rig.advance_until_ready(1ms);
+  CHECK(name_of(rig.next()) == "c");
+
+  // A retry passes the gate like any attempt.
+  CHECK(rig.backend->fail(first, std::runtime_error("once")));
+  CHECK(status_of(a) == TaskStatus::Retrying);
+  CHECK_FALSE(rig.backend->take());
+  rig.advance_until_ready(100ms);
+  const Attempt retry = rig.next();
+  CHECK(name_of(retry) == "a");
+  CHECK(attempts_of(a) == 2);
+
+  // Waiting for the gate, d is still cancellable.
+  CHECK(rig.engine->cancel_task(d->task.lock()));
+  CHECK(result_of(d).status == TaskStatus::Cancelled);
+  CHECK_FALSE(rig.backend->take());
+  CHECK(rig.engine->stats().pending == 0);
+}

@@ -8,6 +8,7 @@
 #include <osiiso/detail/hooks.hpp>
 #include <osiiso/detail/lifecycle.hpp>
 #include <osiiso/detail/process_identity.hpp>
+#include <osiiso/detail/rate_gate.hpp>
 #include <osiiso/detail/ready_queue.hpp>
 #include <osiiso/detail/task_state.hpp>
 #include <osiiso/detail/time_source.hpp>
@@ -59,6 +60,9 @@ using TaskPtr = std::shared_ptr<Task>;
 
 inline Work& Attempt::work() const { return *task->work; }
 
+// Whether take_ready() applies the rate gate (failing a backlog at once does not wait for it).
+enum class GateUse { Respect, Bypass };
+
 // The queue options the engine needs, common to both queues.
 struct EngineConfig {
   std::optional<std::size_t> workers{};
@@ -71,6 +75,8 @@ struct EngineConfig {
   StartHook on_start{};
   CompleteHook on_complete{};
   RetryHook on_retry{};
+  std::optional<double> rate{};
+  std::size_t burst = 1;
   std::string queue_name{};  // "ThreadQueue" or "ProcessQueue", for messages
   // Every now() and timed wait of the engine; tests drive a fake one.
   std::shared_ptr<const TimeSource> clock = steady_time_source();
@@ -93,6 +99,8 @@ EngineConfig make_engine_config(QueueOptions& options, std::string_view queue_na
       .on_start = std::move(options.on_start),
       .on_complete = std::move(options.on_complete),
       .on_retry = std::move(options.on_retry),
+      .rate = options.rate,
+      .burst = options.burst,
       .queue_name = std::string(queue_name),
   };
 }
@@ -121,7 +129,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // Backend side: the next runnable attempt, or nullopt when nothing is runnable. `claim` runs
   // under the engine lock as the attempt becomes active, so that an interrupt can never reach the
   // backend before the backend knows where the attempt runs.
-  std::optional<Attempt> take_ready(const std::function<void(const Attempt&)>& claim = {});
+  std::optional<Attempt> take_ready(const std::function<void(const Attempt&)>& claim = {},
+                                    GateUse gate = GateUse::Respect);
   // Backend side: report what an attempt produced; false when the attempt was already settled.
   bool complete(const Attempt& attempt, Outcome outcome);
 
@@ -200,6 +209,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void schedule_locked(const TaskPtr& task, Clock::time_point at);
 
   // dispatch.cpp
+  // True when the rate gate lets an attempt start now; otherwise arms a timer for when it opens.
+  bool pass_gate_locked();
   // To Queued (from a new, scheduled or retry-waiting task), waking idle workers.
   void make_ready_locked(const TaskPtr& task);
   // To Active: a new attempt, with its deadline timer when the task has a timeout.
@@ -252,6 +263,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::size_t reported_ = 0;
   std::size_t outstanding_ = 0;
   std::size_t scheduled_ = 0;
+  // The rate limit (nullopt without one); a GateOpen timer is pending while gate_armed_.
+  std::optional<RateGate> gate_;
+  bool gate_armed_ = false;
   // Tasks between a failed attempt and their next one.
   std::size_t retry_waiting_ = 0;
   // The statuses of results_, kept so that stats() does not scan the results.

@@ -17,6 +17,7 @@ namespace osiiso::detail {
 enum class TimerKind {
   Due,       // a scheduled or retry-waiting task becomes ready
   Deadline,  // an attempt's timeout expires (the attempt id tells whether it is still current)
+  GateOpen,  // the rate gate lets the next attempt pass (no item)
 };
 
 // One timer: for `item`, of `kind`, for attempt `attempt_id` (0 when the task has none yet).
