@@ -62,7 +62,9 @@ Registrar::Registrar(RegisteredTask task) noexcept {
 }
 
 void throw_unregistered(AnyFunction fn, const char* type_name) {
-  // The symbol name when the dynamic symbol table has it (shared libraries, -rdynamic).
+  const std::string type = demangle(type_name);
+  // The symbol name, when the dynamic symbol table has it: functions of shared libraries, or of
+  // a program linked with -rdynamic (ENABLE_EXPORTS). Functions with internal linkage never are.
   std::string name;
   Dl_info info{};
   if (::dladdr(reinterpret_cast<void*>(fn), &info) != 0 && info.dli_sname != nullptr &&
@@ -72,11 +74,15 @@ void throw_unregistered(AnyFunction fn, const char* type_name) {
   }
   if (name.empty()) {
     throw RegistrationError(fmt::format(
-        "ProcessQueue::submit(): function '{}' is not registered; add OSIISO_TASK(<function name>) at namespace scope",
-        demangle(type_name)));
+        "ProcessQueue::submit(): a function of type '{}' is not registered: add OSIISO_TASK(<its name>) at namespace "
+        "scope in a source file linked into the program (its name is not known here: only functions exported from "
+        "a shared library, or from a program linked with -rdynamic, can be named)",
+        type));
   }
-  throw RegistrationError(fmt::format(
-      "ProcessQueue::submit(): function '{}' is not registered; add OSIISO_TASK({}) at namespace scope", name, name));
+  throw RegistrationError(
+      fmt::format("ProcessQueue::submit(): function '{}' ({}) is not registered: add OSIISO_TASK({}) at namespace "
+                  "scope in a source file linked into the program",
+                  name, type, name));
 }
 
 }  // namespace osiiso::detail

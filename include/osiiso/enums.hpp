@@ -41,7 +41,7 @@ enum class TaskStatus {
 enum class StartMethod {
   Fork,        ///< fork() the parent; cheap, no osiiso::init needed
   Spawn,       ///< re-execute the current program; needs osiiso::init(argc, argv)
-  ForkServer,  ///< fork workers from a single-threaded server process
+  ForkServer,  ///< fork workers from a re-executed, single-threaded server; needs osiiso::init(argc, argv)
 };
 
 /// The Python literal for a Mode ("finite", "infinite").

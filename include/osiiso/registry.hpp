@@ -105,28 +105,72 @@ constexpr bool check_signature() {
          check_result_type<Value>();
 }
 
+// Always true: each failure is its own static_assert, reported once.
 template <auto Fn>
 constexpr bool check_task_function() {
   static_assert(is_task_function_pointer<decltype(Fn)>,
                 "OSIISO_TASK(fn): fn must be a function (a namespace-scope function or a static member "
                 "function); for an overload or a template use OSIISO_TASK_AS(\"name\", static_cast<R (*)(A...)>(fn))");
-  if constexpr (is_task_function_pointer<decltype(Fn)>) {
-    return check_signature<decltype(Fn)>();
-  } else {
-    return false;
-  }
+  if constexpr (is_task_function_pointer<decltype(Fn)>) check_signature<decltype(Fn)>();
+  return true;
 }
 
 template <auto Fn>
 RegisteredTask make_registered_task(std::string name) {
   static_assert(check_task_function<Fn>());
-  return {std::move(name), reinterpret_cast<AnyFunction>(Fn), &invoke_registered<Fn>};
+  if constexpr (is_task_function_pointer<decltype(Fn)>) {
+    return {std::move(name), reinterpret_cast<AnyFunction>(Fn), &invoke_registered<Fn>};
+  } else {
+    return {};
+  }
+}
+
+// What OSIISO_TASK_AS asks its probe (see OSIISO_DETAIL_TASK_PROBE).
+struct OneFunctionQuestion {};
+
+// Deduces from any expression with a type: an overload set or the name of a function template has
+// none, which is how the probe tells them apart.
+template <class T, class F>
+constexpr void take_one_function(F&& /*fn*/) noexcept {}
+
+// The probed expression itself (a function decays to its pointer).
+template <class T, class F>
+constexpr F the_function(F fn) noexcept {
+  return fn;
+}
+
+// Whether the probe's expression names one function (a named constant, so that compilers print its
+// name, not the probe's body).
+template <class Probe>
+inline constexpr bool names_one_function = Probe{}.template operator()<OneFunctionQuestion>();
+
+// The registration of the probe's function; nothing for an overload set, which the static_assert of
+// OSIISO_TASK_AS has already reported (so that it is the only error).
+template <class Probe>
+RegisteredTask make_probed_task(std::string name) {
+  if constexpr (names_one_function<Probe>) {
+    return make_registered_task<Probe{}.template operator()<void>()>(std::move(name));
+  } else {
+    return {};
+  }
 }
 
 }  // namespace osiiso::detail
 
 #define OSIISO_DETAIL_CAT2(a, b) a##b
 #define OSIISO_DETAIL_CAT(a, b) OSIISO_DETAIL_CAT2(a, b)
+
+// A closure type whose call operator, for T = OneFunctionQuestion, tells whether `fn` names one
+// function, and otherwise returns it. `fn` appears only in expressions that depend on T, so an
+// overload set is a false answer instead of an error.
+#define OSIISO_DETAIL_TASK_PROBE(fn)                                            \
+  decltype([]<class T = void>() {                                               \
+    if constexpr (::std::is_same_v<T, ::osiiso::detail::OneFunctionQuestion>) { \
+      return requires { ::osiiso::detail::take_one_function<T>(fn); };          \
+    } else {                                                                    \
+      return ::osiiso::detail::the_function<T>(fn);                             \
+    }                                                                           \
+  })
 
 /**
  * Registers `fn` under the name "fn" so that a ProcessQueue can run it in a worker process.
@@ -137,9 +181,15 @@ RegisteredTask make_registered_task(std::string name) {
 
 /**
  * Registers `fn` under an explicit name (needed for overloads and template instances):
- * `OSIISO_TASK_AS("square<int>", square<int>);`
+ * `OSIISO_TASK_AS("square<int>", square<int>);`,
+ * `OSIISO_TASK_AS("add", static_cast<int (*)(int, int)>(add));`. An overload set or a template's
+ * name is a compile-time error that says so.
  */
 #define OSIISO_TASK_AS(name, fn)                                                                                     \
+  static_assert(::osiiso::detail::names_one_function<OSIISO_DETAIL_TASK_PROBE(fn)>,                                  \
+                "OSIISO_TASK: '" #fn                                                                                 \
+                "' names several functions (overloads or a template); register one of them "                         \
+                "with OSIISO_TASK_AS(" #name ", static_cast<R (*)(Args...)>(" #fn "))");                             \
   [[maybe_unused]] static const ::osiiso::detail::Registrar OSIISO_DETAIL_CAT(osiiso_task_registrar_, __COUNTER__) { \
-    ::osiiso::detail::make_registered_task<fn>(name)                                                                 \
+    ::osiiso::detail::make_probed_task<OSIISO_DETAIL_TASK_PROBE(fn)>(name)                                           \
   }

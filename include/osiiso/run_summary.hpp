@@ -58,7 +58,7 @@ struct RunSummary {
   /// The cancelled results.
   [[nodiscard]] std::vector<TaskResult> cancellations() const;
 
-  /// Values of the succeeded results as T, in result order (std::bad_any_cast if one is not a T).
+  /// Values of the succeeded results as T, in result order (osiiso::BadValueCast if one is not a T).
   template <class T>
   [[nodiscard]] std::vector<T> values() const {
     std::vector<T> out;

@@ -39,7 +39,7 @@ class CompletionRange {
       : shared_(std::make_shared<Shared>()), remaining_(handles.size()) {
     if (timeout) deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(*timeout);
     for (const auto& h : handles) {
-      h.start_queue_if_idle();
+      h.start_queue_if_idle("iter_completed()");
       h.add_done_callback([shared = shared_](const SyncTaskHandle<>& done) {
         {
           std::lock_guard lock(shared->mu);

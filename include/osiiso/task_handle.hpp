@@ -7,10 +7,13 @@
 #include <osiiso/detail/hooks.hpp>
 #include <osiiso/detail/process_identity.hpp>
 #include <osiiso/detail/task_state.hpp>
+#include <osiiso/detail/value_cast.hpp>
 #include <osiiso/enums.hpp>
 #include <osiiso/errors.hpp>
 #include <osiiso/fwd.hpp>
 #include <osiiso/task_result.hpp>
+
+#include <fmt/core.h>
 
 #include <any>
 #include <chrono>
@@ -21,23 +24,31 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
 namespace osiiso {
 
+class CompletionRange;
+
 /**
  * A handle on one submitted task, typed by the task's result `R` (`SyncTaskHandle<>` is the
  * type-erased form every typed handle converts to). Copies share the task; a handle outlives its
  * queue. Thread-safe. Waiting on a handle of a queue that was never started starts it.
+ *
+ * A default-constructed handle is empty: valid() is false, and every other member but
+ * comparison throws osiiso::InvalidStateError. `fmt::format("{}", handle)` prints
+ * `SyncTaskHandle(square, id=..., status=running)` (`SyncTaskHandle(empty)`).
  */
-class CompletionRange;
-
 template <class R>
 class [[nodiscard]] SyncTaskHandle {
  public:
   /// The result type of the task (`std::any` for the erased form).
   using value_type = R;
+
+  /// An empty handle, to be assigned one a queue returned.
+  SyncTaskHandle() noexcept = default;
 
   /// Wraps the shared state of a task (used by the queues).
   explicit SyncTaskHandle(detail::TaskStatePtr state) noexcept : state_(std::move(state)) {}
@@ -47,21 +58,19 @@ class [[nodiscard]] SyncTaskHandle {
   requires(std::is_same_v<R, std::any> && !std::is_same_v<U, std::any>) SyncTaskHandle(const SyncTaskHandle<U>& other)
   noexcept : state_(other.state_) {}  // NOLINT(google-explicit-constructor)
 
+  /// False for an empty (default-constructed) handle, true for every handle a queue returned.
+  [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+
   /// Blocks until the task finishes and returns its result.
-  const TaskResult& wait() const {
-    start_queue_if_idle();
-    std::unique_lock lock(state_->mu);
-    if (!state_->result) detail::check_blocking_wait("SyncTaskHandle::wait()", state_->name, state_->fork_generation);
-    state_->cv.wait(lock, [this] { return state_->result != nullptr; });
-    return *state_->result;
-  }
+  const TaskResult& wait() const { return wait_until_done("SyncTaskHandle::wait()"); }
 
   /// Blocks at most `timeout`; throws osiiso::TimeoutError if the task is still unfinished.
   template <class Rep, class Period>
   const TaskResult& wait(std::chrono::duration<Rep, Period> timeout) const {
-    start_queue_if_idle();
+    constexpr const char* member = "SyncTaskHandle::wait()";
+    start_queue_if_idle(member);
     std::unique_lock lock(state_->mu);
-    if (!state_->result) detail::check_blocking_wait("SyncTaskHandle::wait()", state_->name, state_->fork_generation);
+    if (!state_->result) detail::check_blocking_wait(member, state_->name, state_->fork_generation);
     if (!state_->cv.wait_for(lock, timeout, [this] { return state_->result != nullptr; })) {
       throw TimeoutError("SyncTaskHandle::wait(): task '" + state_->name + "' did not finish within the timeout");
     }
@@ -69,18 +78,11 @@ class [[nodiscard]] SyncTaskHandle {
   }
 
   /// The final result; throws osiiso::InvalidStateError while the task is unfinished.
-  const TaskResult& result() const {
-    std::lock_guard lock(state_->mu);
-    if (!state_->result) {
-      throw InvalidStateError("SyncTaskHandle::result(): task '" + state_->name +
-                              "' has not finished; call wait() first or check done()");
-    }
-    return *state_->result;
-  }
+  const TaskResult& result() const { return finished_result("SyncTaskHandle::result()"); }
 
   /// Waits, then returns the value; rethrows the task's exception, or osiiso::CancelledError.
   R value() const {
-    const TaskResult& r = wait();
+    const TaskResult& r = wait_until_done("SyncTaskHandle::value()");
     if (r.status == TaskStatus::Cancelled) throw CancelledError("task '" + r.name + "' was " + r.message);
     if (r.exception) std::rethrow_exception(r.exception);
     if constexpr (std::is_void_v<R>) {
@@ -88,36 +90,41 @@ class [[nodiscard]] SyncTaskHandle {
     } else if constexpr (std::is_same_v<R, std::any>) {
       return r.any_value();
     } else {
-      return std::any_cast<R>(r.any_value());
+      return detail::value_cast<R>(detail::ValueReader::Handle, r.name, r.status, r.any_value());
     }
   }
 
   /// The exception of a failed task (null otherwise); throws osiiso::InvalidStateError while unfinished.
-  [[nodiscard]] std::exception_ptr exception() const { return result().exception; }
+  [[nodiscard]] std::exception_ptr exception() const {
+    return finished_result("SyncTaskHandle::exception()").exception;
+  }
 
   /// Requests cancellation; false when the task had already finished.
-  bool cancel() const { return detail::cancel_task(*state_); }
+  bool cancel() const { return detail::cancel_task(state("SyncTaskHandle::cancel()")); }
 
   /// True once the task has a final result.
   [[nodiscard]] bool done() const {
-    std::lock_guard lock(state_->mu);
-    return state_->result != nullptr;
+    const auto& s = state("SyncTaskHandle::done()");
+    std::lock_guard lock(s.mu);
+    return s.result != nullptr;
   }
 
   /// True if the task was cancelled.
   [[nodiscard]] bool cancelled() const {
-    std::lock_guard lock(state_->mu);
-    return state_->result && state_->result->status == TaskStatus::Cancelled;
+    const auto& s = state("SyncTaskHandle::cancelled()");
+    std::lock_guard lock(s.mu);
+    return s.result && s.result->status == TaskStatus::Cancelled;
   }
 
   /// Calls `fn(handle)` once the task finishes (at once if it already has); exceptions are logged.
   template <class F>
   requires std::invocable < F&, const SyncTaskHandle<>
   & > void add_done_callback(F&& fn) const {
+    auto& s = state("SyncTaskHandle::add_done_callback()");
     {
-      std::lock_guard lock(state_->mu);
-      if (!state_->result) {
-        state_->callbacks.emplace_back(std::forward<F>(fn));
+      std::lock_guard lock(s.mu);
+      if (!s.result) {
+        s.callbacks.emplace_back(std::forward<F>(fn));
         return;
       }
     }
@@ -126,34 +133,40 @@ class [[nodiscard]] SyncTaskHandle {
 
   /// Current lifecycle status.
   [[nodiscard]] TaskStatus status() const {
-    std::lock_guard lock(state_->mu);
-    return state_->status;
+    const auto& s = state("SyncTaskHandle::status()");
+    std::lock_guard lock(s.mu);
+    return s.status;
   }
   /// Attempts started so far.
   [[nodiscard]] std::size_t attempts() const {
-    std::lock_guard lock(state_->mu);
-    return state_->attempts;
+    const auto& s = state("SyncTaskHandle::attempts()");
+    std::lock_guard lock(s.mu);
+    return s.attempts;
   }
   /// Unique hexadecimal task id.
-  [[nodiscard]] const std::string& task_id() const noexcept { return state_->task_id; }
+  [[nodiscard]] const std::string& task_id() const { return state("SyncTaskHandle::task_id()").task_id; }
   /// Task name.
-  [[nodiscard]] const std::string& name() const noexcept { return state_->name; }
+  [[nodiscard]] const std::string& name() const { return state("SyncTaskHandle::name()").name; }
   /// Scheduling priority (lower runs first).
-  [[nodiscard]] int priority() const noexcept { return state_->priority; }
+  [[nodiscard]] int priority() const { return state("SyncTaskHandle::priority()").priority; }
   /// Whether the task survives ordinary cancellation.
-  [[nodiscard]] bool must_complete() const noexcept { return state_->must_complete; }
+  [[nodiscard]] bool must_complete() const { return state("SyncTaskHandle::must_complete()").must_complete; }
   /// Group the task belongs to, if any.
-  [[nodiscard]] const std::optional<std::string>& group_id() const noexcept { return state_->group_id; }
+  [[nodiscard]] const std::optional<std::string>& group_id() const {
+    return state("SyncTaskHandle::group_id()").group_id;
+  }
   /// Whether the task is excluded from run summaries.
-  [[nodiscard]] bool detached() const noexcept { return state_->detached; }
+  [[nodiscard]] bool detached() const { return state("SyncTaskHandle::detached()").detached; }
   /// User data from TaskOptions::metadata.
-  [[nodiscard]] const std::any& metadata() const noexcept { return state_->metadata; }
+  [[nodiscard]] const std::any& metadata() const { return state("SyncTaskHandle::metadata()").metadata; }
   /// When a delayed task is due, if it was scheduled.
-  [[nodiscard]] std::optional<Clock::time_point> scheduled_for() const noexcept { return state_->scheduled_for; }
+  [[nodiscard]] std::optional<Clock::time_point> scheduled_for() const {
+    return state("SyncTaskHandle::scheduled_for()").scheduled_for;
+  }
   /// When the task was submitted.
-  [[nodiscard]] Clock::time_point created_at() const noexcept { return state_->created_at; }
+  [[nodiscard]] Clock::time_point created_at() const { return state("SyncTaskHandle::created_at()").created_at; }
 
-  /// Handles are equal when they refer to the same task.
+  /// Handles are equal when they refer to the same task, or are both empty.
   template <class U>
   bool operator==(const SyncTaskHandle<U>& other) const noexcept {
     return state_ == other.state_;
@@ -164,15 +177,56 @@ class [[nodiscard]] SyncTaskHandle {
   friend class SyncTaskHandle;
   friend class CompletionRange;
 
-  void start_queue_if_idle() const {
-    {
-      std::lock_guard lock(state_->mu);
-      if (state_->result) return;
+  // The task's state; `member` names the caller in the error of an empty handle.
+  detail::TaskState& state(const char* member) const {
+    if (!state_) {
+      throw InvalidStateError(std::string(member) +
+                              ": the handle is empty (default-constructed); assign it the handle returned by submit() "
+                              "first");
     }
-    detail::start_queue_of(*state_);
+    return *state_;
+  }
+
+  const TaskResult& wait_until_done(const char* member) const {
+    start_queue_if_idle(member);
+    std::unique_lock lock(state_->mu);
+    if (!state_->result) detail::check_blocking_wait(member, state_->name, state_->fork_generation);
+    state_->cv.wait(lock, [this] { return state_->result != nullptr; });
+    return *state_->result;
+  }
+
+  const TaskResult& finished_result(const char* member) const {
+    const auto& s = state(member);
+    std::lock_guard lock(s.mu);
+    if (!s.result) {
+      throw InvalidStateError(std::string(member) + ": task '" + s.name +
+                              "' has not finished; call wait() first or check done()");
+    }
+    return *s.result;
+  }
+
+  void start_queue_if_idle(const char* member) const {
+    auto& s = state(member);
+    {
+      std::lock_guard lock(s.mu);
+      if (s.result) return;
+    }
+    detail::start_queue_of(s);
   }
 
   detail::TaskStatePtr state_;
 };
 
 }  // namespace osiiso
+
+/// Formats a handle as `SyncTaskHandle(name, id=..., status=...)`, or `SyncTaskHandle(empty)`.
+template <class R>
+struct fmt::formatter<osiiso::SyncTaskHandle<R>> : fmt::formatter<std::string_view> {
+  template <class FormatContext>
+  auto format(const osiiso::SyncTaskHandle<R>& handle, FormatContext& ctx) const {
+    if (!handle.valid()) return fmt::formatter<std::string_view>::format("SyncTaskHandle(empty)", ctx);
+    const std::string text =
+        fmt::format("SyncTaskHandle({}, id={}, status={})", handle.name(), handle.task_id(), handle.status());
+    return fmt::formatter<std::string_view>::format(text, ctx);
+  }
+};

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osiiso/chrono.hpp>
+#include <osiiso/detail/value_cast.hpp>
 #include <osiiso/enums.hpp>
 
 #include <fmt/core.h>
@@ -58,10 +59,10 @@ struct TaskResult {
   /// True when the task succeeded with a non-void value.
   [[nodiscard]] bool has_value() const noexcept { return value_ != nullptr; }
 
-  /// The task's value as T; throws std::bad_any_cast when it holds no T.
+  /// The task's value as T; throws osiiso::BadValueCast (a std::bad_any_cast) naming both types when it holds no T.
   template <class T>
   [[nodiscard]] const T& value() const {
-    return std::any_cast<const T&>(any_value());
+    return detail::value_cast<T>(detail::ValueReader::TaskResult, name, status, any_value());
   }
 
   /// The value in its type-erased form (empty unless the task succeeded with a value).

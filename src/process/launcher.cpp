@@ -23,10 +23,14 @@ Launcher::Launcher(LauncherConfig config, EventLoop& loop, std::uint64_t server_
     : config_(std::move(config)), server_(loop, server_tag, config_.executable, config_.start_timeout) {}
 
 std::string Launcher::init_hint() const {
-  return fmt::format(
-      "call osiiso::init(argc, argv) at the top of main(): with the \"{}\" start method every worker re-executes "
-      "the program, and osiiso::init is where it starts serving tasks",
-      to_string(config_.method));
+  if (config_.method == StartMethod::ForkServer) {
+    return "call osiiso::init(argc, argv) as the first statement of main(): with the \"forkserver\" start method "
+           "the queue re-executes the program as a fork server when it first starts workers; the server begins in "
+           "osiiso::init and forks every worker from there (what main() does before it runs again in the server)";
+  }
+  return "call osiiso::init(argc, argv) as the first statement of main(): with the \"spawn\" start method every "
+         "worker re-executes the program and starts serving tasks in osiiso::init (what main() does before it runs "
+         "again in every worker)";
 }
 
 void Launcher::launch(std::size_t want, std::size_t alive, const std::function<void(LaunchedWorker)>& add) {

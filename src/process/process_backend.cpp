@@ -215,10 +215,15 @@ struct ProcessBackend::Impl final : PoolListener {
 };
 
 void refuse_nested_start() noexcept {
-  if (std::getenv(kWorkerEnv) == nullptr && std::getenv(kForkServerEnv) == nullptr) return;
+  const char* role = std::getenv(kWorkerEnv) != nullptr       ? "a ProcessQueue worker (start method \"spawn\")"
+                     : std::getenv(kForkServerEnv) != nullptr ? "the fork server of a ProcessQueue (start method "
+                                                                "\"forkserver\")"
+                                                              : nullptr;
+  if (role == nullptr) return;
   std::fprintf(stderr,
-               "osiiso: this process was started as a ProcessQueue worker, but main() did not call "
-               "osiiso::init(argc, argv) first; add it at the top of main()\n");
+               "osiiso: this process was started as %s, but main() made a ProcessQueue before calling "
+               "osiiso::init(argc, argv); make osiiso::init the first statement of main()\n",
+               role);
   std::_Exit(kMissingInitExitCode);
 }
 

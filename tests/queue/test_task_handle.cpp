@@ -6,6 +6,7 @@
 
 #include "../helpers.hpp"
 
+#include <fmt/core.h>
 #include <catch2/catch.hpp>
 
 #include <any>
@@ -381,4 +382,68 @@ TEST_CASE("SyncTaskHandle: the result records attempts and timings", "[task_hand
   const osiiso::TaskResult& d = delayed.result();
   REQUIRE(d.scheduled_for.has_value());
   CHECK(Seconds(*d.scheduled_for - d.created_at) >= 15ms);
+}
+
+TEST_CASE("SyncTaskHandle: a default-constructed handle is empty", "[task_handle][empty_handle]") {
+  const osiiso::SyncTaskHandle<int> empty;
+  CHECK_FALSE(empty.valid());
+  CHECK(empty == osiiso::SyncTaskHandle<int>());
+  CHECK(osiiso::SyncTaskHandle<>(empty) == osiiso::SyncTaskHandle<>());
+  CHECK_FALSE(osiiso::SyncTaskHandle<>(empty).valid());
+
+  osiiso::ThreadQueue q({.workers = 1});
+  osiiso::SyncTaskHandle<int> h;
+  h = q.submit(double_it, 2);
+  CHECK(h.valid());
+  CHECK_FALSE(h == empty);
+  CHECK(h.value() == 4);
+}
+
+TEST_CASE("SyncTaskHandle: every member of an empty handle throws InvalidStateError naming it",
+          "[task_handle][empty_handle]") {
+  const osiiso::SyncTaskHandle<int> h;
+  const auto says_empty = [](const std::string& member) {
+    return Catch::StartsWith("SyncTaskHandle::" + member +
+                             "(): the handle is empty (default-constructed); assign it the handle returned by "
+                             "submit() first");
+  };
+  CHECK_THROWS_AS(h.wait(), osiiso::InvalidStateError);
+  CHECK_THROWS_WITH(h.wait(), says_empty("wait"));
+  CHECK_THROWS_WITH(h.wait(10ms), says_empty("wait"));
+  CHECK_THROWS_WITH(h.result(), says_empty("result"));
+  CHECK_THROWS_WITH(h.value(), says_empty("value"));
+  CHECK_THROWS_WITH(h.exception(), says_empty("exception"));
+  CHECK_THROWS_WITH(h.cancel(), says_empty("cancel"));
+  CHECK_THROWS_WITH(h.done(), says_empty("done"));
+  CHECK_THROWS_WITH(h.cancelled(), says_empty("cancelled"));
+  CHECK_THROWS_WITH(h.add_done_callback([](const osiiso::SyncTaskHandle<>&) {}), says_empty("add_done_callback"));
+  CHECK_THROWS_WITH(h.status(), says_empty("status"));
+  CHECK_THROWS_WITH(h.attempts(), says_empty("attempts"));
+  CHECK_THROWS_WITH(h.task_id(), says_empty("task_id"));
+  CHECK_THROWS_WITH(h.name(), says_empty("name"));
+  CHECK_THROWS_WITH(h.priority(), says_empty("priority"));
+  CHECK_THROWS_WITH(h.must_complete(), says_empty("must_complete"));
+  CHECK_THROWS_WITH(h.group_id(), says_empty("group_id"));
+  CHECK_THROWS_WITH(h.detached(), says_empty("detached"));
+  CHECK_THROWS_WITH(h.metadata(), says_empty("metadata"));
+  CHECK_THROWS_WITH(h.scheduled_for(), says_empty("scheduled_for"));
+  CHECK_THROWS_WITH(h.created_at(), says_empty("created_at"));
+  CHECK_THROWS_AS(osiiso::iter_completed(std::vector{h}), osiiso::InvalidStateError);
+}
+
+TEST_CASE("SyncTaskHandle: fmt formats name, id and status", "[task_handle][format]") {
+  CHECK(fmt::format("{}", osiiso::SyncTaskHandle<int>()) == "SyncTaskHandle(empty)");
+  CHECK(fmt::format("{:>23}", osiiso::SyncTaskHandle<>()) == "  SyncTaskHandle(empty)");
+
+  auto gate = std::make_shared<Gate>();
+  osiiso::ThreadQueue q({.workers = 1});
+  auto h = q.submit({.name = "square"}, gated(gate, 9));
+  CHECK(fmt::format("{}", h) == "SyncTaskHandle(square, id=" + h.task_id() + ", status=pending)");
+  q.start();
+  REQUIRE(eventually([&] { return h.status() == TaskStatus::Running; }));
+  CHECK(fmt::format("{}", h) == "SyncTaskHandle(square, id=" + h.task_id() + ", status=running)");
+  gate->open();
+  (void)h.wait(2s);
+  CHECK(fmt::format("{}", osiiso::SyncTaskHandle<>(h)) ==
+        "SyncTaskHandle(square, id=" + h.task_id() + ", status=succeeded)");
 }

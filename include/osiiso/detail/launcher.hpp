@@ -58,7 +58,7 @@ class Launcher {
   // The earliest moment the launcher wants to be asked again (retry, hold, server hello).
   [[nodiscard]] std::optional<Clock::time_point> next_deadline() const noexcept;
 
-  // "call osiiso::init(argc, argv) ..." for this start method.
+  // "call osiiso::init(argc, argv) ..." for this start method (spawn or forkserver: fork needs no init).
   [[nodiscard]] std::string init_hint() const;
 
  private:

@@ -59,6 +59,23 @@ constexpr bool arguments_convert() {
   }
 }
 
+// A type that can cross the pipe: serializable, default-constructible to be loaded, copyable to be
+// held in std::any (void results need none of it).
+template <class T>
+inline constexpr bool transferable_v = std::is_void_v<T> ||
+                                       (is_serializable_v<T> && std::is_default_constructible_v<T> &&
+                                        std::is_copy_constructible_v<T>);
+
+// Whether every parameter and the result of the function pointer F can cross the pipe.
+template <class F>
+constexpr bool signature_transferable() {
+  using Traits = FunctionTraits<F>;
+  using Value = typename ResultTraits<std::remove_cvref_t<typename Traits::Result>>::Type;
+  return transferable_v<Value> && []<class... P>(std::tuple<P...>*) {
+    return (transferable_v<P> && ... && true);
+  }(static_cast<typename Traits::Arguments*>(nullptr));
+}
+
 // An argument as the parameter type P: the argument itself when it already is a P (so a large
 // argument is serialized from the caller's object, not from a copy), else a converted P.
 template <class P, class A>
@@ -77,6 +94,7 @@ void save_arguments(std::string& out, std::tuple<P...>* /*parameters*/, A&&... a
 }
 
 // The readable compile-time errors of ProcessQueue submission, in the order a user meets them.
+// Always true: each failure is its own static_assert, reported once, never a second time by the caller.
 template <class F, class... A>
 constexpr bool check_process_submission() {
   using D = std::decay_t<F>;
@@ -84,8 +102,8 @@ constexpr bool check_process_submission() {
                 "ProcessQueue::submit(): process tasks must be callable, not awaitable: pass the coroutine "
                 "function registered with OSIISO_TASK (and its arguments), not the awaitable it returned");
   static_assert(IsAwaitable<D>::value || is_task_function_pointer<D>,
-                "ProcessQueue runs functions in another process: pass a function registered with OSIISO_TASK, not a "
-                "lambda or closure");
+                "ProcessQueue::submit(): a lambda or function object cannot run in another process: pass a function "
+                "registered with OSIISO_TASK (a ThreadQueue takes any callable)");
   if constexpr (is_task_function_pointer<D>) {
     using Traits = FunctionTraits<D>;
     static_assert(Traits::arity == sizeof...(A),
@@ -95,10 +113,9 @@ constexpr bool check_process_submission() {
       static_assert(arguments_convert<F, A...>(),
                     "ProcessQueue::submit(): an argument does not convert to the task function's parameter type");
     }
-    return check_signature<D>();
-  } else {
-    return false;
+    check_signature<D>();
   }
+  return true;
 }
 
 }  // namespace osiiso::detail
@@ -108,7 +125,8 @@ namespace osiiso {
 /// A plain function pointer whose arguments and result can cross a process boundary, called
 /// with arguments convertible to its parameters.
 template <class F, class... A>
-concept ProcessSubmittable = detail::is_task_function_pointer<std::decay_t<F>> && detail::arguments_convert<F, A...>();
+concept ProcessSubmittable = detail::is_task_function_pointer<std::decay_t<F>> &&
+    detail::arguments_convert<F, A...>() && detail::signature_transferable<std::decay_t<F>>();
 
 }  // namespace osiiso
 

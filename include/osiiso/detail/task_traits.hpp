@@ -84,21 +84,28 @@ inline constexpr bool is_task_function_pointer = FunctionTraits<std::decay_t<F>>
 namespace osiiso {
 
 namespace detail {
-// void for anything that is not a function pointer, so that the readable static_assert of the
-// submission is what the user sees.
-template <class F, bool = FunctionTraits<std::decay_t<F>>::valid>
+// A rejected callable (a lambda, a functor) still gets the handle type it would have on a
+// ThreadQueue, and anything else void: code after the call then compiles, so the readable
+// static_assert of the submission is the one error the user sees.
+template <class F, class... A>
 struct ProcessResult {
   using Type = void;
 };
-template <class F>
-struct ProcessResult<F, true> {
+template <class F, class... A>
+requires(!FunctionTraits<std::decay_t<F>>::valid &&
+         std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>) struct ProcessResult<F, A...> {
+  using Type = std::decay_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>;
+};
+template <class F, class... A>
+requires FunctionTraits<std::decay_t<F>>::valid struct ProcessResult<F, A...> {
   using Type = typename ResultTraits<std::remove_cvref_t<typename FunctionTraits<std::decay_t<F>>::Result>>::Type;
 };
 }  // namespace detail
 
 /// The value type a ProcessQueue handle of `fn(args...)` carries: T for a function returning
-/// T, boost::asio::awaitable<T> or std::future<T>; void for void.
+/// T, boost::asio::awaitable<T> or std::future<T>; void for void (for a rejected callable such as
+/// a lambda: its result, so that the rejection is the only compile-time error).
 template <class F, class... A>
-using process_result_t = typename detail::ProcessResult<F>::Type;
+using process_result_t = typename detail::ProcessResult<F, A...>::Type;
 
 }  // namespace osiiso
