@@ -14,6 +14,7 @@ void TaskOptions::validate() const {
   if (!(backoff > 0)) throw std::invalid_argument("backoff must be > 0");
   if (delay && delay->count() < 0) throw std::invalid_argument("delay must be >= 0");
   if (delay && run_at) throw std::invalid_argument("delay and run_at are mutually exclusive");
+  if (memory_limit && *memory_limit == 0) throw std::invalid_argument("memory_limit must be > 0");
 }
 
 namespace {
@@ -32,6 +33,8 @@ void ThreadQueueOptions::validate() const { validate_common(*this); }
 void ProcessQueueOptions::validate() const {
   validate_common(*this);
   if (!(poll.count() > 0)) throw std::invalid_argument("poll must be > 0");
+  if (max_worker_memory && *max_worker_memory == 0) throw std::invalid_argument("max_worker_memory must be > 0");
+  if (memory_limit && *memory_limit == 0) throw std::invalid_argument("memory_limit must be > 0");
 }
 
 void RunOptions::validate() const {

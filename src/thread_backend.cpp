@@ -4,6 +4,10 @@
 #include <osiiso/detail/thread_backend.hpp>
 #include <osiiso/detail/thread_work.hpp>
 
+#include <osiiso/errors.hpp>
+
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace osiiso::detail {
@@ -33,14 +37,32 @@ void ThreadBackend::notify_ready() {
   cv_.notify_one();
 }
 
+std::exception_ptr ThreadBackend::initialize() const noexcept {
+  try {
+    config_.initializer();
+    return nullptr;
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
 void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
   current_backend = this;
+  bool initialized = !config_.initializer;
+  std::exception_ptr init_error;
+  std::size_t tasks_run = 0;
   for (;;) {
     std::uint64_t seen = 0;
     {
       std::lock_guard lock(mu_);
       if (stopping_ || slot->abandoned) return;
       seen = ready_generation_;
+    }
+    // Until it succeeds, every task this worker takes runs the initializer first; a failure is
+    // the outcome of the task it was to run.
+    if (!initialized && !init_error) {
+      init_error = initialize();
+      initialized = init_error == nullptr;
     }
     // Claimed under the engine lock, so interrupt() always finds the attempt in this slot.
     std::optional<Attempt> attempt = engine_.take_ready([this, &slot](const Attempt& claimed) {
@@ -60,10 +82,18 @@ void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
       token = slot->stop.get_token();
     }
     Outcome outcome;
-    try {
-      outcome.value = static_cast<ThreadWork&>(attempt->work()).run(std::move(token));
-    } catch (...) {
-      outcome.error = std::current_exception();
+    if (init_error) {
+      outcome.error = std::make_exception_ptr(OsiisoError(
+          fmt::format("ThreadQueue: the worker initializer failed ({}); task '{}' did not run, and the next task "
+                      "on this worker runs the initializer again",
+                      describe_error(init_error), attempt->task->state->name)));
+      init_error = nullptr;
+    } else {
+      try {
+        outcome.value = static_cast<ThreadWork&>(attempt->work()).run(std::move(token));
+      } catch (...) {
+        outcome.error = std::current_exception();
+      }
     }
     std::shared_ptr<Engine> keep_alive;
     {
@@ -78,7 +108,24 @@ void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
       return;
     }
     engine_.complete(*attempt, std::move(outcome));
+    if (config_.max_tasks_per_worker > 0 && ++tasks_run >= config_.max_tasks_per_worker) {
+      retire(slot);
+      return;
+    }
   }
+}
+
+void ThreadBackend::retire(const std::shared_ptr<RunningAttempt>& slot) {
+  // Held until this thread ends: the queue may be destroyed meanwhile, and this thread is no
+  // longer one it joins.
+  std::shared_ptr<Engine> keep_alive = engine_.shared_from_this();
+  std::lock_guard lock(mu_);
+  const auto it = std::find_if(workers_.begin(), workers_.end(), [&](const Worker& w) { return w.slot == slot; });
+  if (it == workers_.end()) return;  // stop_workers() took it and joins it
+  it->thread.detach();
+  workers_.erase(it);
+  if (!stopping_) spawn_locked();
+  slot->keep_alive = std::move(keep_alive);
 }
 
 void ThreadBackend::interrupt(const Attempt& attempt) {

@@ -7,8 +7,10 @@
 namespace osiiso::detail {
 
 std::shared_ptr<Engine> make_thread_queue_engine(ThreadQueueOptions options) {
+  ThreadBackendConfig backend{.initializer = std::move(options.initializer),
+                              .max_tasks_per_worker = options.max_tasks_per_worker};
   auto engine = std::make_shared<Engine>(make_engine_config(options, "ThreadQueue"));
-  engine->set_backend(std::make_unique<ThreadBackend>(*engine));
+  engine->set_backend(std::make_unique<ThreadBackend>(*engine, std::move(backend)));
   return engine;
 }
 

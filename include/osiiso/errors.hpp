@@ -4,6 +4,8 @@
 
 #include <osiiso/task_result.hpp>
 
+#include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -56,6 +58,20 @@ class RegistrationError : public OsiisoError {
 class WorkerDiedError : public OsiisoError {
  public:
   using OsiisoError::OsiisoError;
+};
+
+/// A task that ran out of memory under its memory limit (TaskOptions::memory_limit): still a
+/// std::bad_alloc, whose what() names the task and the limit.
+class MemoryLimitError : public std::bad_alloc {
+ public:
+  /// Carries the message what() returns.
+  explicit MemoryLimitError(const std::string& message) : message_(std::make_shared<const std::string>(message)) {}
+  /// The task, its limit, and what happened to its worker.
+  [[nodiscard]] const char* what() const noexcept override { return message_->c_str(); }
+
+ private:
+  // Shared: copying an exception must not throw.
+  std::shared_ptr<const std::string> message_;
 };
 
 /// An exception of a type the parent cannot rebuild, thrown in a worker process.

@@ -4,6 +4,7 @@
 
 #include <osiiso/chrono.hpp>
 #include <osiiso/context.hpp>
+#include <osiiso/detail/call_type.hpp>
 #include <osiiso/enums.hpp>
 #include <osiiso/fwd.hpp>
 #include <osiiso/task_result.hpp>
@@ -47,6 +48,10 @@ struct ThreadQueueOptions {
   std::optional<double> rate{};
   /// Attempts that may start back to back after an idle period, within `rate`.
   std::size_t burst = 1;
+  /// Run once in every worker thread before its first task (a failure fails the task it was to run).
+  std::function<void()> initializer{};
+  /// Replace a worker thread after this many tasks (0: never).
+  std::size_t max_tasks_per_worker = 0;
 
   /// Throws std::invalid_argument with the Python library's message when a field is out of range.
   void validate() const;
@@ -80,6 +85,15 @@ struct ProcessQueueOptions {
   std::optional<double> rate{};
   /// Attempts that may start back to back after an idle period, within `rate`.
   std::size_t burst = 1;
+  /// `osiiso::call(setup, args...)` of a registered function, run once in every worker process
+  /// (respawned ones included) before its first task; a failure fails the task it was to run.
+  std::optional<Call> initializer{};
+  /// Replace a worker process after this many tasks (0: never).
+  std::size_t max_tasks_per_worker = 0;
+  /// Replace a worker process whose resident memory exceeds this many bytes after a task.
+  std::optional<std::size_t> max_worker_memory{};
+  /// Every attempt's memory cap in bytes (TaskOptions::memory_limit overrides it; see docs).
+  std::optional<std::size_t> memory_limit{};
 
   /// Throws std::invalid_argument with the Python library's message when a field is out of range.
   void validate() const;

@@ -6,6 +6,7 @@
 
 #include <any>
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -41,6 +42,8 @@ struct TaskOptions {
   bool detached = false;
   /// Arbitrary user data carried onto the handle and result.
   std::any metadata{};
+  /// This attempt's memory cap in bytes, over the queue's (ProcessQueue only; see docs).
+  std::optional<std::size_t> memory_limit{};
 
   /// Throws std::invalid_argument (with the Python library's message) when a field is out of range.
   void validate() const;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <random>
+#include <stdexcept>
 
 namespace osiiso::detail {
 
@@ -35,6 +36,12 @@ void Engine::check_accepting_locked() const {
 TaskStatePtr Engine::submit(std::unique_ptr<Work> work, const TaskOptions& options, std::string default_name) {
   check_owner("submit");
   options.validate();
+  if (options.memory_limit && !config_.memory_limits) {
+    throw std::invalid_argument(
+        fmt::format("{}::submit(): memory_limit needs worker processes (the tasks of a {} share the program's memory); "
+                    "submit the task to a ProcessQueue",
+                    config_.queue_name, config_.queue_name));
+  }
   auto state = std::make_shared<TaskState>();
   state->task_id = new_task_id();
   state->name = options.name.value_or(std::move(default_name));
@@ -62,6 +69,7 @@ TaskStatePtr Engine::submit(std::unique_ptr<Work> work, const TaskOptions& optio
   task->next_retry_delay = options.retry_delay;
   task->backoff = options.backoff;
   task->priority = options.priority;
+  task->memory_limit = options.memory_limit;
   state->task = task;
 
   std::unique_lock lock(mu_);

@@ -2,6 +2,7 @@
 // ProcessQueue's backend: a poller thread that drives a local worker pool for the engine. Other
 // threads leave commands (worker target, interrupts, stop) and wake it; it turns attempts into
 // pool jobs and pool outcomes into the engine's completions.
+#include <osiiso/detail/proc_memory.hpp>
 #include <osiiso/detail/process_backend.hpp>
 
 #include <osiiso/detail/engine.hpp>
@@ -77,6 +78,10 @@ struct ProcessBackend::Impl final : PoolListener {
         .launch = {.method = config.method, .executable = config.executable, .start_timeout = config.start_timeout},
         .kill_grace = config.kill_grace,
         .max_frame_size = config.max_frame_size,
+        .initializer_request = config.initializer_request,
+        .initializer_name = config.initializer_name,
+        .max_jobs_per_worker = config.max_tasks_per_worker,
+        .max_worker_memory = config.max_worker_memory,
     };
   }
 
@@ -177,11 +182,29 @@ struct ProcessBackend::Impl final : PoolListener {
 
   // ---- PoolListener ----
 
+  std::optional<std::size_t> memory_limit_of(const Attempt& attempt) const {
+    return attempt.task->memory_limit ? attempt.task->memory_limit : config.memory_limit;
+  }
+
+  // A std::bad_alloc under a memory cap stays a std::bad_alloc, and says which cap it hit.
+  static std::exception_ptr name_memory_limit(const std::exception_ptr& error, const Attempt& attempt,
+                                              std::size_t limit) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::bad_alloc&) {
+      return std::make_exception_ptr(MemoryLimitError(fmt::format(
+          "task '{}' exceeded its memory limit of {} (std::bad_alloc in the worker; the worker was replaced)",
+          attempt.task->state->name, mebibytes(limit))));
+    } catch (...) {
+      return error;
+    }
+  }
+
   std::optional<PoolJob> next_job() override {
     auto attempt = engine.take_ready();
     if (!attempt) return std::nullopt;
     const auto& work = static_cast<const ProcessWork&>(attempt->work());
-    PoolJob job{attempt->id, work.request, attempt->task, attempt->task->state->name};
+    PoolJob job{attempt->id, work.request, attempt->task, attempt->task->state->name, memory_limit_of(*attempt)};
     running.emplace(attempt->id, std::move(*attempt));
     return job;
   }
@@ -200,6 +223,8 @@ struct ProcessBackend::Impl final : PoolListener {
       }
     } else {
       outcome.error = decode_exception(reply.payload);
+      if (const auto limit = memory_limit_of(attempt))
+        outcome.error = name_memory_limit(outcome.error, attempt, *limit);
     }
     engine.complete(attempt, std::move(outcome));
   }

@@ -9,8 +9,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 namespace osiiso::detail {
 
@@ -22,6 +24,19 @@ std::optional<int> small_number(std::string_view text) {
   const auto* end = text.data() + text.size();
   if (text.empty() || text.size() > 11 || std::from_chars(text.data(), end, value).ptr != end) return std::nullopt;
   return value;
+}
+
+// "std::runtime_error: no config file" for the initializer's message.
+std::string exception_text(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const RemoteError& e) {
+    return fmt::format("{}: {}", e.type_name(), e.what());
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an unknown exception";
+  }
 }
 
 std::string task_of(const WorkerSlot& slot) {
@@ -65,15 +80,23 @@ void LocalWorkerPool::feed(std::size_t want) {
   }
   for (auto& [serial, slot] : slots_) {
     if (slot.state() != WorkerSlot::State::Idle) continue;
+    if (!config_.initializer_request.empty() && !slot.initialized) {
+      initialize(slot);
+      continue;
+    }
     auto job = listener_.next_job();
     if (!job) return;
     try {
+      if (!slot.cap_memory(job->memory_limit)) {
+        throw OsiisoError(fmt::format("ProcessQueue: cannot set the memory limit of worker (pid {}) for task '{}': {}",
+                                      slot.process().pid(), job->name, std::strerror(errno)));
+      }
       slot.writer().begin(job->id, job->request, job->owner, config_.max_frame_size);
     } catch (const std::exception&) {
       listener_.job_failed(job->id, std::current_exception());
       continue;
     }
-    slot.assign({job->id, job->name, std::move(job->owner)});
+    slot.assign({job->id, job->name, std::move(job->owner), job->memory_limit});
     write_request(slot);
   }
 }
@@ -211,10 +234,23 @@ bool LocalWorkerPool::take_reply(WorkerSlot& slot, const Frame& frame) {
                                 pid, frame.id, task_of(slot), slot.job()->id));
     return false;
   }
+  if (slot.job()->initializer) {
+    if (frame.type == FrameType::Value) {
+      slot.finish();
+      slot.initialized = true;
+    } else {
+      initializer_failed(slot, frame.type == FrameType::Exit ? fmt::format("it called exit({})", frame.payload)
+                                                             : exception_text(decode_exception(frame.payload)));
+    }
+    return true;
+  }
   launcher_.reply_seen();
   if (frame.type != FrameType::Exit) {
     const RunningJob job = slot.finish();
+    ++slot.jobs_done;
+    const bool retire = worn_out(slot, job, frame.type);
     listener_.job_replied(job.id, frame);
+    if (retire) slot.retire(grace() * 10);
     return true;
   }
   const auto code = small_number(frame.payload);
@@ -234,6 +270,10 @@ bool LocalWorkerPool::take_reply(WorkerSlot& slot, const Frame& frame) {
 }
 
 void LocalWorkerPool::fail_slot(WorkerSlot& slot, const std::string& message) {
+  if (slot.job() && slot.job()->initializer) {
+    initializer_failed(slot, message);
+    return;
+  }
   close_reply(slot);
   slot.kill_now(grace());
   if (auto job = slot.drop_job()) listener_.job_failed(job->id, std::make_exception_ptr(OsiisoError(message)));

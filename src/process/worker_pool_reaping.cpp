@@ -2,6 +2,7 @@
 // LocalWorkerPool: deadlines, reaping, and stopping the pool.
 #include <osiiso/detail/worker_pool.hpp>
 
+#include <osiiso/detail/proc_memory.hpp>
 #include <osiiso/errors.hpp>
 
 #include <fmt/format.h>
@@ -73,11 +74,15 @@ void LocalWorkerPool::reap() {
                                       process.pid(), process.describe_end(), launcher_.init_hint()),
                           any_serving());
     }
-    if (auto job = slot.drop_job()) {
-      listener_.job_failed(
-          job->id,
-          std::make_exception_ptr(WorkerDiedError(fmt::format("ProcessQueue worker (pid {}) {} while running task '{}'",
-                                                              process.pid(), process.describe_end(), job->name))));
+    if (slot.job() && slot.job()->initializer) {
+      initializer_failed(slot, fmt::format("the worker {} while running it", process.describe_end()));
+    } else if (auto job = slot.drop_job()) {
+      const std::string cap = job->memory_limit ? fmt::format("; the task most likely exceeded its memory limit of {}",
+                                                              mebibytes(*job->memory_limit))
+                                                : std::string();
+      listener_.job_failed(job->id, std::make_exception_ptr(WorkerDiedError(
+                                        fmt::format("ProcessQueue worker (pid {}) {} while running task '{}'{}",
+                                                    process.pid(), process.describe_end(), job->name, cap))));
     }
   }
 }
@@ -121,7 +126,7 @@ void LocalWorkerPool::stop(Seconds timeout) {
 std::vector<std::uint64_t> LocalWorkerPool::kill_all() noexcept {
   std::vector<std::uint64_t> running;
   for (auto& [serial, slot] : slots_) {
-    if (slot.job()) running.push_back(slot.job()->id);
+    if (slot.job() && !slot.job()->initializer) running.push_back(slot.job()->id);
     slot.process().signal(SIGKILL);
     slot.process().reap_now();
     forget(slot);

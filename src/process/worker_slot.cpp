@@ -2,7 +2,12 @@
 // WorkerSlot: the state machine of one worker (hello, job, kill with grace, end of file, deadline).
 #include <osiiso/detail/worker_slot.hpp>
 
+#include <osiiso/detail/proc_memory.hpp>
+
 #include <signal.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 
 namespace osiiso::detail {
 
@@ -66,6 +71,30 @@ void WorkerSlot::close_request() noexcept {
     process_.signal(SIGKILL);
     state_ = State::Killing;
   }
+}
+
+void WorkerSlot::retire(Clock::duration grace) noexcept {
+  write_armed = false;
+  request_.reset();
+  exiting(grace);
+}
+
+bool WorkerSlot::cap_memory(std::optional<std::size_t> limit) noexcept {
+  if (limit == memory_cap_) return true;
+  rlimit current{};
+  if (::prlimit(process_.pid(), RLIMIT_AS, nullptr, &current) != 0) return false;
+  if (!memory_cap_) uncapped_ = current.rlim_cur;
+  rlimit wanted = current;
+  wanted.rlim_cur = uncapped_;
+  if (limit) {
+    // The cap is on what the job adds: a forked worker starts with the parent's whole mapping.
+    const auto memory = process_memory(process_.pid());
+    if (!memory) return false;
+    wanted.rlim_cur = std::min<rlim_t>(current.rlim_max, static_cast<rlim_t>(memory->mapped + *limit));
+  }
+  if (::prlimit(process_.pid(), RLIMIT_AS, &wanted, nullptr) != 0) return false;
+  memory_cap_ = limit;
+  return true;
 }
 
 bool WorkerSlot::on_deadline() noexcept {

@@ -50,6 +50,7 @@ struct Task {
   Seconds next_retry_delay{0.0};
   double backoff = 1.0;
   int priority = 3;
+  std::optional<std::size_t> memory_limit;
   std::uint64_t seq = 0;
   // Guarded by Engine::mu_.
   Where where = Where::Queued;
@@ -77,6 +78,8 @@ struct EngineConfig {
   RetryHook on_retry{};
   std::optional<double> rate{};
   std::size_t burst = 1;
+  // Whether the backend can cap an attempt's memory (TaskOptions::memory_limit).
+  bool memory_limits = false;
   std::string queue_name{};  // "ThreadQueue" or "ProcessQueue", for messages
   // Every now() and timed wait of the engine; tests drive a fake one.
   std::shared_ptr<const TimeSource> clock = steady_time_source();

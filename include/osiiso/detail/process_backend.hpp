@@ -32,6 +32,14 @@ struct ProcessBackendConfig {
   std::string executable{};
   // Largest frame accepted in either direction.
   std::size_t max_frame_size = kMaxFrameSize;
+  // The request every new worker runs first (empty: none), and its name.
+  std::string initializer_request{};
+  std::string initializer_name{};
+  // Worker recycling (see PoolConfig).
+  std::size_t max_tasks_per_worker = 0;
+  std::optional<std::size_t> max_worker_memory{};
+  // Every attempt's memory cap unless its task sets one.
+  std::optional<std::size_t> memory_limit{};
 };
 
 // Workers are created, fed one request at a time, killed and reaped by a single poller thread

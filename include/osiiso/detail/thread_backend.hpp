@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -17,11 +19,18 @@ namespace osiiso::detail {
 
 class Engine;
 
+struct ThreadBackendConfig {
+  // Run once in every worker thread before its first task.
+  std::function<void()> initializer{};
+  // A worker thread is replaced after this many tasks (0: never).
+  std::size_t max_tasks_per_worker = 0;
+};
+
 // A thread cannot be killed, so an interrupted attempt is abandoned: its thread is detached and
 // replaced, runs on to completion holding the engine alive, and its outcome is discarded.
 class ThreadBackend final : public Backend {
  public:
-  explicit ThreadBackend(Engine& engine) : engine_(engine) {}
+  ThreadBackend(Engine& engine, ThreadBackendConfig config) : engine_(engine), config_(std::move(config)) {}
   ~ThreadBackend() override;
 
   void ensure_workers(std::size_t count) override;
@@ -45,8 +54,13 @@ class ThreadBackend final : public Backend {
 
   void spawn_locked();
   void worker_loop(std::shared_ptr<RunningAttempt> slot);
+  // Runs the initializer; the error it threw, for the next task, or null.
+  [[nodiscard]] std::exception_ptr initialize() const noexcept;
+  // This worker ran its last task: it leaves the pool and a fresh thread takes its place.
+  void retire(const std::shared_ptr<RunningAttempt>& slot);
 
   Engine& engine_;
+  const ThreadBackendConfig config_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t ready_generation_ = 0;

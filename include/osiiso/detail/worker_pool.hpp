@@ -30,14 +30,22 @@ struct PoolConfig {
   Seconds kill_grace{std::chrono::milliseconds(100)};
   // Largest frame accepted in either direction.
   std::size_t max_frame_size = kMaxFrameSize;
+  // A request every new worker runs before its first job (empty: none), and its name.
+  std::string initializer_request{};
+  std::string initializer_name{};
+  // A worker is replaced after this many jobs (0: never), or when its resident memory exceeds
+  // max_worker_memory bytes after a job.
+  std::size_t max_jobs_per_worker = 0;
+  std::optional<std::size_t> max_worker_memory{};
 };
 
 // One job for one worker.
 struct PoolJob {
-  std::uint64_t id = 0;               // echoed by the worker's reply
-  std::string_view request;           // encode_request(name, arguments)
-  std::shared_ptr<const void> owner;  // keeps `request` and `name` alive while the job is the pool's
-  std::string_view name;              // the task's name, for messages
+  std::uint64_t id = 0;                       // echoed by the worker's reply
+  std::string_view request;                   // encode_request(name, arguments)
+  std::shared_ptr<const void> owner;          // keeps `request` and `name` alive while the job is the pool's
+  std::string_view name;                      // the task's name, for messages
+  std::optional<std::size_t> memory_limit{};  // bytes the job may map beyond its idle worker
 };
 
 // Where a pool gets jobs and sends outcomes; called on the pool's thread.
@@ -100,6 +108,13 @@ class LocalWorkerPool {
   bool take_reply(WorkerSlot& slot, const Frame& frame);
   void write_request(WorkerSlot& slot);
   void fail_slot(WorkerSlot& slot, const std::string& message);
+  // Idle worker `slot` runs the initializer first.
+  void initialize(WorkerSlot& slot);
+  // The initializer of `slot` failed (`why`): the job it was to run fails, the worker is
+  // replaced after a pause.
+  void initializer_failed(WorkerSlot& slot, const std::string& why);
+  // After a job: replaced when it ran its last job or grew past max_worker_memory.
+  [[nodiscard]] bool worn_out(const WorkerSlot& slot, const RunningJob& job, FrameType reply) const;
   void close_reply(WorkerSlot& slot) noexcept;
   void handle_server();
   void server_failed();

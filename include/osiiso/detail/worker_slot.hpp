@@ -9,6 +9,9 @@
 #include <osiiso/detail/reply_reader.hpp>
 #include <osiiso/detail/request_writer.hpp>
 
+#include <sys/resource.h>
+
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,6 +25,8 @@ struct RunningJob {
   std::uint64_t id = 0;
   std::string_view name;
   std::shared_ptr<const void> owner;
+  std::optional<std::size_t> memory_limit{};
+  bool initializer = false;  // the pool's own first request, not a caller's job
 };
 
 // What the events of a worker's descriptors mean: epoll tags are serial << 2 | kind.
@@ -64,6 +69,9 @@ class WorkerSlot {
   ReplyReader& reader() noexcept { return reader_; }
   // Whether the request pipe is watched for writability (a request waits for room).
   bool write_armed = false;
+  // Jobs it finished; whether it ran the pool's initializer.
+  std::size_t jobs_done = 0;
+  bool initialized = false;
 
   // The worker reported ready.
   void hello() noexcept;
@@ -85,6 +93,12 @@ class WorkerSlot {
   void exiting(Clock::duration grace) noexcept;
   // Closes the request pipe (an idle worker exits at end of file); kills a starting or busy one.
   void close_request() noexcept;
+  // An idle worker that is not to run more jobs: its request pipe closes and it exits by itself
+  // (SIGKILL after `grace`); it no longer counts as alive, so a fresh one is started.
+  void retire(Clock::duration grace) noexcept;
+  // Caps the address space the next job may add to the worker's current one (nullopt: lifts the
+  // cap); false when the kernel refused.
+  bool cap_memory(std::optional<std::size_t> limit) noexcept;
   // The deadline passed: SIGKILL; true when the worker was still starting (it never said hello).
   bool on_deadline() noexcept;
 
@@ -99,6 +113,8 @@ class WorkerSlot {
   RequestWriter writer_;
   ReplyReader reader_;
   bool hello_ = false;
+  std::optional<std::size_t> memory_cap_;
+  rlim_t uncapped_ = RLIM_INFINITY;  // its own soft limit, restored when a cap is lifted
 };
 
 }  // namespace osiiso::detail

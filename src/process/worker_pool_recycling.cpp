@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// LocalWorkerPool: what a worker does besides jobs: the initializer it runs first, and when it
+// is worn out (jobs done, memory grown) and replaced.
+#include <osiiso/detail/proc_memory.hpp>
+#include <osiiso/detail/worker_pool.hpp>
+
+#include <osiiso/errors.hpp>
+
+#include <fmt/format.h>
+
+namespace osiiso::detail {
+
+void LocalWorkerPool::initialize(WorkerSlot& slot) {
+  slot.writer().begin(0, config_.initializer_request, nullptr, config_.max_frame_size);
+  slot.assign(
+      {.id = 0, .name = config_.initializer_name, .owner = nullptr, .memory_limit = std::nullopt, .initializer = true});
+  write_request(slot);
+}
+
+void LocalWorkerPool::initializer_failed(WorkerSlot& slot, const std::string& why) {
+  const std::string message = fmt::format("ProcessQueue: the worker initializer '{}' failed in worker (pid {}): {}",
+                                          config_.initializer_name, slot.process().pid(), why);
+  slot.drop_job();
+  if (!slot.process().reaped()) {
+    close_reply(slot);
+    slot.kill_now(grace());
+  }
+  // The next worker starts after a pause, not at once: an initializer that always fails fails
+  // one task per start, never loops (and with no worker alive the backlog fails at once).
+  launcher_.failed(message);
+  if (auto job = listener_.next_job()) {
+    listener_.job_failed(job->id, std::make_exception_ptr(OsiisoError(fmt::format(
+                                      "{}; task '{}' did not run and the worker was replaced", message, job->name))));
+  }
+}
+
+bool LocalWorkerPool::worn_out(const WorkerSlot& slot, const RunningJob& job, FrameType reply) const {
+  if (config_.max_jobs_per_worker > 0 && slot.jobs_done >= config_.max_jobs_per_worker) return true;
+  // A job that failed under its memory cap may have left the worker's heap at the cap.
+  if (job.memory_limit && reply != FrameType::Value) return true;
+  if (!config_.max_worker_memory) return false;
+  const auto memory = process_memory(slot.process().pid());
+  return memory && memory->resident > *config_.max_worker_memory;
+}
+
+}  // namespace osiiso::detail
