@@ -9,6 +9,7 @@
 #include <osiiso/enums.hpp>
 #include <osiiso/errors.hpp>
 #include <osiiso/init.hpp>
+#include <osiiso/one_shot.hpp>
 #include <osiiso/process_queue.hpp>
 #include <osiiso/progress.hpp>
 #include <osiiso/queue_options.hpp>
