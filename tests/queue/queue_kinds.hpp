@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The queue kinds the contract (test_queue_contract.cpp) runs on: each one's options, and its long task.
+// The queue kinds the contract (test_queue_contract.cpp) runs on: how each one is built from its
+// options, and how its long task is submitted.
 #pragma once
 
+#include <osiiso/context.hpp>
 #include <osiiso/process_queue.hpp>
 #include <osiiso/thread_queue.hpp>
 
@@ -15,6 +17,16 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+// Under ASan and TSan (GCC 12's runtimes) a worker forked while another thread of the parent
+// allocates can deadlock (docs/reliability.md).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define OSIISO_CONTRACT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define OSIISO_CONTRACT_SANITIZED 1
+#endif
+#endif
 
 namespace contract {
 
@@ -53,14 +65,17 @@ inline std::string nap(double seconds, std::string log) {
 // again, which the registry accepts.
 OSIISO_TASK_AS("contract::nap", contract::nap);
 
-/// What differs between the queues in the contract: their options type, and how a long task is
-/// submitted (the one contract task that cannot be the same function for both).
+/// What differs between the queues in the contract: how a queue is built from its options, and how
+/// a long task is submitted (the one contract task that cannot be the same function for both).
 template <class Queue>
 struct QueueKind;
 
 template <>
 struct QueueKind<osiiso::ThreadQueue> {
   using Options = osiiso::ThreadQueueOptions;
+
+  /// The queue built from `options`.
+  static osiiso::ThreadQueue make(Options options) { return osiiso::ThreadQueue(std::move(options)); }
 
   /// A task that takes `duration` unless stopped; each attempt appends a line to `log` (if given).
   static osiiso::SyncTaskHandle<std::string> submit_nap(osiiso::ThreadQueue& q, const osiiso::TaskOptions& options,
@@ -73,9 +88,25 @@ template <>
 struct QueueKind<osiiso::ProcessQueue> {
   using Options = osiiso::ProcessQueueOptions;
 
+  /// The queue built from `options`; sanitizer builds take its workers from the single-threaded
+  /// fork server, so that none can deadlock (test_process_queue_specific.cpp runs every start
+  /// method in every build).
+  static osiiso::ProcessQueue make(Options options) {
+#ifdef OSIISO_CONTRACT_SANITIZED
+    options.context = osiiso::get_context("forkserver");
+#endif
+    return osiiso::ProcessQueue(std::move(options));
+  }
+
   /// A task that takes `duration` unless its worker is killed; each attempt appends a line to `log` (if given).
   static osiiso::SyncTaskHandle<std::string> submit_nap(osiiso::ProcessQueue& q, const osiiso::TaskOptions& options,
                                                         osiiso::Seconds duration, std::string log = {}) {
     return q.submit(options, contract::nap, duration.count(), std::move(log));
   }
 };
+
+/// A queue of kind `Queue`, built from `options` the way the contract runs it.
+template <class Queue>
+Queue make_queue(typename QueueKind<Queue>::Options options) {
+  return QueueKind<Queue>::make(std::move(options));
+}
