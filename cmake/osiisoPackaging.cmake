@@ -15,10 +15,10 @@ string(CONCAT CPACK_PACKAGE_DESCRIPTION
 set(CPACK_GENERATOR DEB)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
-# What osiisoConfig.cmake finds again (Boost serialization and filesystem, fmt) and the Boost
+# What osiisoConfig.cmake finds again (Boost serialization and filesystem, fmt, SQLite) and the Boost
 # headers the public headers include; Threads comes with libc6-dev.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "libboost-dev (>= 1.74), libboost-serialization-dev (>= 1.74), libboost-filesystem-dev (>= 1.74), libfmt-dev")
+  "libboost-dev (>= 1.74), libboost-serialization-dev (>= 1.74), libboost-filesystem-dev (>= 1.74), libfmt-dev, libsqlite3-dev")
 
 # Debian keeps a package's licence in /usr/share/doc/<package>/copyright.
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_PACKAGE_NAME} RENAME copyright)

@@ -3,7 +3,7 @@
 # already installed it only asks dpkg and returns. Must run as root (or with sudo available).
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build g++ pkgconf libboost-all-dev libfmt-dev catch2 libbenchmark-dev)
+packages=(build-essential cmake ninja-build g++ pkgconf libboost-all-dev libfmt-dev catch2 libbenchmark-dev libsqlite3-dev)
 
 installed=" $(dpkg-query -W -f='${db:Status-Status}:${Package} ' "${packages[@]}" 2>/dev/null || true)"
 missing=()

@@ -74,6 +74,12 @@ class MemoryLimitError : public std::bad_alloc {
   std::shared_ptr<const std::string> message_;
 };
 
+/// A Checkpoint could not open, read or write its SQLite file, or a stored value did not decode.
+class CheckpointError : public OsiisoError {
+ public:
+  using OsiisoError::OsiisoError;
+};
+
 /// An exception of a type the parent cannot rebuild, thrown in a worker process.
 class RemoteError : public OsiisoError {
  public:

@@ -14,14 +14,14 @@ using namespace osiiso;
 
 TEMPLATE_TEST_CASE("every osiiso error derives from OsiisoError and std::runtime_error", "[errors]", ClosedError,
                    QueueFullError, TimeoutError, CancelledError, InvalidStateError, RegistrationError, WorkerDiedError,
-                   RemoteError, ExecutionError) {
+                   RemoteError, ExecutionError, CheckpointError) {
   STATIC_REQUIRE(std::is_base_of_v<OsiisoError, TestType>);
   STATIC_REQUIRE(std::is_base_of_v<std::runtime_error, TestType>);
   STATIC_REQUIRE(std::is_nothrow_destructible_v<TestType>);
 }
 
 TEMPLATE_TEST_CASE("simple osiiso errors carry their message", "[errors]", ClosedError, QueueFullError, TimeoutError,
-                   CancelledError, InvalidStateError, RegistrationError, WorkerDiedError) {
+                   CancelledError, InvalidStateError, RegistrationError, WorkerDiedError, CheckpointError) {
   try {
     throw TestType("queue is closed");
   } catch (const OsiisoError& e) {
