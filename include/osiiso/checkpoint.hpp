@@ -137,3 +137,25 @@ class Checkpoint {
 };
 
 }  // namespace osiiso
+
+// After the class: resuming a fan-out uses a complete Checkpoint.
+#include <osiiso/detail/resume.hpp>
+
+namespace osiiso {
+
+/// Resume a map, group, pmap or tmap from `checkpoint`, in the namespace of the task's name, keyed
+/// by the serialized input.
+inline Resume<std::nullptr_t> resume(Checkpoint& checkpoint) { return {&checkpoint, std::nullopt, nullptr}; }
+
+/// Resume from `checkpoint` in namespace `ns`, keyed by the serialized input.
+inline Resume<std::nullptr_t> resume(Checkpoint& checkpoint, std::string ns) {
+  return {&checkpoint, std::move(ns), nullptr};
+}
+
+/// Resume from `checkpoint` in namespace `ns`, keyed by `key(input) -> std::string`.
+template <class KeyFn>
+Resume<std::decay_t<KeyFn>> resume(Checkpoint& checkpoint, std::string ns, KeyFn&& key) {
+  return {&checkpoint, std::move(ns), std::forward<KeyFn>(key)};
+}
+
+}  // namespace osiiso

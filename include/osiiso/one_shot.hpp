@@ -36,14 +36,15 @@ auto values_or_throw(const std::vector<SyncTaskHandle<R>>& handles) {
   }
 }
 
-template <class Queue, class QueueOptions, class F, class Range>
+// `from`: nothing, or the Resume of a checkpoint.
+template <class Queue, class QueueOptions, class F, class Range, class... From>
 auto one_shot_map(std::string_view caller, const QueueOptions& queue_options, const TaskOptions& options, F&& f,
-                  Range&& inputs) {
+                  Range&& inputs, const From&... from) {
   if (queue_options.mode != Mode::Finite) {
     throw std::invalid_argument(std::string(caller) + "(): mode must be Mode::Finite (an infinite run never returns)");
   }
   Queue queue(queue_options);
-  auto handles = queue.map(options, std::forward<F>(f), std::forward<Range>(inputs));
+  auto handles = queue.map(options, std::forward<F>(f), std::forward<Range>(inputs), from...);
   static_cast<void>(queue.run());
   return values_or_throw(handles);
 }
@@ -92,6 +93,52 @@ template <class F, std::ranges::input_range Range>
 auto tmap(const ThreadQueueOptions& queue_options, const TaskOptions& options, F&& f, Range&& inputs) {
   return detail::one_shot_map<ThreadQueue>("tmap", queue_options, options, std::forward<F>(f),
                                            std::forward<Range>(inputs));
+}
+
+/// pmap resuming from a checkpoint (`osiiso::resume(cp)`, <osiiso/checkpoint.hpp>): recorded inputs
+/// are not run again and their stored values take their place.
+template <class F, std::ranges::input_range Range, class KeyFn>
+auto pmap(F&& f, Range&& inputs, const Resume<KeyFn>& from) {
+  return detail::one_shot_map<ProcessQueue>("pmap", ProcessQueueOptions{}, TaskOptions{}, std::forward<F>(f),
+                                            std::forward<Range>(inputs), from);
+}
+
+/// pmap with queue options, resuming from a checkpoint.
+template <class F, std::ranges::input_range Range, class KeyFn>
+auto pmap(const ProcessQueueOptions& queue_options, F&& f, Range&& inputs, const Resume<KeyFn>& from) {
+  return detail::one_shot_map<ProcessQueue>("pmap", queue_options, TaskOptions{}, std::forward<F>(f),
+                                            std::forward<Range>(inputs), from);
+}
+
+/// pmap with queue and task options, resuming from a checkpoint.
+template <class F, std::ranges::input_range Range, class KeyFn>
+auto pmap(const ProcessQueueOptions& queue_options, const TaskOptions& options, F&& f, Range&& inputs,
+          const Resume<KeyFn>& from) {
+  return detail::one_shot_map<ProcessQueue>("pmap", queue_options, options, std::forward<F>(f),
+                                            std::forward<Range>(inputs), from);
+}
+
+/// tmap resuming from a checkpoint (`osiiso::resume(cp)`, <osiiso/checkpoint.hpp>): recorded inputs
+/// are not run again and their stored values take their place.
+template <class F, std::ranges::input_range Range, class KeyFn>
+auto tmap(F&& f, Range&& inputs, const Resume<KeyFn>& from) {
+  return detail::one_shot_map<ThreadQueue>("tmap", ThreadQueueOptions{}, TaskOptions{}, std::forward<F>(f),
+                                           std::forward<Range>(inputs), from);
+}
+
+/// tmap with queue options, resuming from a checkpoint.
+template <class F, std::ranges::input_range Range, class KeyFn>
+auto tmap(const ThreadQueueOptions& queue_options, F&& f, Range&& inputs, const Resume<KeyFn>& from) {
+  return detail::one_shot_map<ThreadQueue>("tmap", queue_options, TaskOptions{}, std::forward<F>(f),
+                                           std::forward<Range>(inputs), from);
+}
+
+/// tmap with queue and task options, resuming from a checkpoint.
+template <class F, std::ranges::input_range Range, class KeyFn>
+auto tmap(const ThreadQueueOptions& queue_options, const TaskOptions& options, F&& f, Range&& inputs,
+          const Resume<KeyFn>& from) {
+  return detail::one_shot_map<ThreadQueue>("tmap", queue_options, options, std::forward<F>(f),
+                                           std::forward<Range>(inputs), from);
 }
 
 }  // namespace osiiso

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <osiiso/call.hpp>
+#include <osiiso/checkpoint.hpp>
 #include <osiiso/chrono.hpp>
 #include <osiiso/context.hpp>
 #include <osiiso/enums.hpp>

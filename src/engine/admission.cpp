@@ -12,12 +12,10 @@
 
 namespace osiiso::detail {
 
-namespace {
 std::string new_task_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return fmt::format("{:016x}{:016x}", rng(), rng());
 }
-}  // namespace
 
 std::string Engine::next_group_id() {
   std::lock_guard lock(mu_);

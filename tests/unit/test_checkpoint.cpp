@@ -300,4 +300,25 @@ TEST_CASE("Checkpoint: completions survive kill -9 of the process that recorded 
   CHECK(cp.lookup_encoded("square", keys).size() == kCount);
   CHECK(cp.lookup<int>("square", std::to_string(kCount - 1)) == (kCount - 1) * (kCount - 1));
 }
+TEST_CASE("Checkpoint: after kill -9 mid-run, the rerun runs only the inputs left", "[checkpoint][resume]") {
+  constexpr int kCount = 40;
+  const TempStore file;
+  run_killed_child(file.path, kCount, "resume");
+  Checkpoint cp(file.path);
+  const std::size_t recorded = cp.count("square");
+  CHECK(recorded > 0);
+  CHECK(recorded < kCount);
+
+  osiiso::ThreadQueue q({.workers = 2});
+  std::vector<int> inputs;
+  for (int i = 0; i < kCount; ++i) inputs.push_back(i);
+  auto handles = q.map([](int x) { return x * x; }, inputs, osiiso::resume(cp, "square"));
+  const auto summary = q.run();
+  CHECK(summary.total_submitted == kCount - recorded);
+  CHECK(summary.ok());
+  REQUIRE(handles.size() == kCount);
+  for (int i = 0; i < kCount; ++i) CHECK(handles[static_cast<std::size_t>(i)].value() == i * i);
+  CHECK(cp.count("square") == kCount);
+}
+
 #endif

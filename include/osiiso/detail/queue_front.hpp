@@ -22,6 +22,11 @@
 #include <utility>
 #include <vector>
 
+namespace osiiso {
+template <class KeyFn>
+struct Resume;
+}  // namespace osiiso
+
 namespace osiiso::detail {
 
 template <class T>
@@ -47,6 +52,13 @@ struct element_result<Derived, F, std::pair<A, B>> {
 
 template <class Derived, class Fn>
 class BoundTask;
+template <class Derived>
+class QueueFront;
+
+// map over a checkpoint (defined in detail/resume.hpp, which <osiiso/checkpoint.hpp> includes).
+template <class R, class Derived, class F, class Range, class KeyFn>
+std::vector<SyncTaskHandle<R>> resume_map(QueueFront<Derived>& queue, const TaskOptions& options, F& f, Range&& range,
+                                          const Resume<KeyFn>& from);
 
 // Derived provides `result_t<F, A...>` (the handle's value type) and `static PreparedTask
 // prepare(F&&, A&&...)` and `static PreparedTask prepare(const Call&)`.
@@ -85,6 +97,36 @@ class QueueFront {
     if constexpr (std::ranges::sized_range<Range>) handles.reserve(std::ranges::size(range));
     for (auto&& element : range) handles.push_back(submit_element<R>(options, f, element));
     return handles;
+  }
+
+  /// Submits `f` once per element, except the inputs `from` (osiiso::resume) has recorded: those
+  /// come back as finished handles with the stored value. Needs <osiiso/checkpoint.hpp>.
+  template <class F, std::ranges::input_range Range, class KeyFn>
+  auto map(F&& f, Range&& range, const Resume<KeyFn>& from) {
+    return map(TaskOptions{}, std::forward<F>(f), std::forward<Range>(range), from);
+  }
+
+  /// map over a checkpoint with `options`.
+  template <class F, std::ranges::input_range Range, class KeyFn>
+  auto map(const TaskOptions& options, F&& f, Range&& range, const Resume<KeyFn>& from) {
+    using E = std::remove_cvref_t<std::ranges::range_reference_t<Range>>;
+    using R = typename element_result<Derived, F, E>::type;
+    return resume_map<R>(*this, options, f, std::forward<Range>(range), from);
+  }
+
+  /// group over a checkpoint (see map).
+  template <class F, std::ranges::input_range Range, class KeyFn>
+  auto group(F&& f, Range&& range, const Resume<KeyFn>& from) {
+    return group(TaskOptions{}, std::forward<F>(f), std::forward<Range>(range), from);
+  }
+
+  /// group over a checkpoint with `options`.
+  template <class F, std::ranges::input_range Range, class KeyFn>
+  auto group(const TaskOptions& options, F&& f, Range&& range, const Resume<KeyFn>& from) {
+    TaskOptions grouped = with_group_id(options);
+    auto handles = map(grouped, std::forward<F>(f), std::forward<Range>(range), from);
+    using H = typename decltype(handles)::value_type;
+    return SyncTaskGroup<typename H::value_type>(*grouped.group_id, std::move(handles));
   }
 
   /// Submits `f` once per element as a group with a generated id.

@@ -51,4 +51,7 @@ struct TaskState {
 
 using TaskStatePtr = std::shared_ptr<TaskState>;
 
+// A fresh random task id (32 hexadecimal digits).
+[[nodiscard]] std::string new_task_id();
+
 }  // namespace osiiso::detail
