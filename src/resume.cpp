@@ -19,18 +19,8 @@ TaskStatePtr restored_task(const TaskOptions& options, std::string name, std::an
   state->created_at = Clock::now();
   state->metadata = options.metadata;
   state->status = TaskStatus::Succeeded;
-  auto result = std::make_unique<TaskResult>();
-  result->task_id = state->task_id;
-  result->name = state->name;
-  result->status = TaskStatus::Succeeded;
-  result->priority = state->priority;
-  result->must_complete = state->must_complete;
-  result->group_id = state->group_id;
-  result->detached = state->detached;
-  result->created_at = state->created_at;
-  result->finished_at = state->created_at;
-  result->metadata = state->metadata;
-  result->message = "restored from checkpoint";
+  auto result = std::make_unique<TaskResult>(
+      make_result(*state, TaskStatus::Succeeded, "restored from checkpoint", state->created_at));
   result->set_value(std::move(value));
   state->result = std::move(result);
   return state;

@@ -2,6 +2,8 @@
 // The closed choices of the API, each with its Python literal and an fmt formatter.
 #pragma once
 
+#include <osiiso/detail/format_text.hpp>
+
 #include <fmt/core.h>
 
 #include <ostream>
@@ -102,8 +104,7 @@ std::ostream& operator<<(std::ostream& os, E value) {
 /// Formats any osiiso enum as its Python literal.
 template <osiiso::detail::OsiisoEnum E>
 struct fmt::formatter<E> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
-  auto format(E value, FormatContext& ctx) const {
-    return fmt::formatter<std::string_view>::format(osiiso::to_string(value), ctx);
+  auto format(E value, fmt::format_context& ctx) const {
+    return osiiso::detail::format_text(*this, osiiso::to_string(value), ctx);
   }
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osiiso/chrono.hpp>
+#include <osiiso/detail/format_text.hpp>
 #include <osiiso/task_result.hpp>
 
 #include <fmt/core.h>
@@ -96,8 +97,7 @@ struct RunSummary {
 template <>
 struct fmt::formatter<osiiso::RunSummary> : fmt::formatter<std::string_view> {
   /// Writes summary.report().
-  template <class FormatContext>
-  auto format(const osiiso::RunSummary& summary, FormatContext& ctx) const {
-    return fmt::formatter<std::string_view>::format(summary.report(), ctx);
+  auto format(const osiiso::RunSummary& summary, fmt::format_context& ctx) const {
+    return osiiso::detail::format_text(*this, summary.report(), ctx);
   }
 };

@@ -4,6 +4,7 @@
 
 #include <osiiso/chrono.hpp>
 #include <osiiso/detail/engine_ref.hpp>
+#include <osiiso/detail/format_text.hpp>
 #include <osiiso/detail/hooks.hpp>
 #include <osiiso/detail/process_identity.hpp>
 #include <osiiso/detail/task_state.hpp>
@@ -222,11 +223,10 @@ class [[nodiscard]] SyncTaskHandle {
 /// Formats a handle as `SyncTaskHandle(name, id=..., status=...)`, or `SyncTaskHandle(empty)`.
 template <class R>
 struct fmt::formatter<osiiso::SyncTaskHandle<R>> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
-  auto format(const osiiso::SyncTaskHandle<R>& handle, FormatContext& ctx) const {
-    if (!handle.valid()) return fmt::formatter<std::string_view>::format("SyncTaskHandle(empty)", ctx);
+  auto format(const osiiso::SyncTaskHandle<R>& handle, fmt::format_context& ctx) const {
+    if (!handle.valid()) return osiiso::detail::format_text(*this, "SyncTaskHandle(empty)", ctx);
     const std::string text =
         fmt::format("SyncTaskHandle({}, id={}, status={})", handle.name(), handle.task_id(), handle.status());
-    return fmt::formatter<std::string_view>::format(text, ctx);
+    return osiiso::detail::format_text(*this, text, ctx);
   }
 };

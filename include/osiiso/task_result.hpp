@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osiiso/chrono.hpp>
+#include <osiiso/detail/format_text.hpp>
 #include <osiiso/detail/value_cast.hpp>
 #include <osiiso/enums.hpp>
 
@@ -91,8 +92,7 @@ struct TaskResult {
 template <>
 struct fmt::formatter<osiiso::TaskResult> : fmt::formatter<std::string_view> {
   /// Writes osiiso::to_string(result).
-  template <class FormatContext>
-  auto format(const osiiso::TaskResult& result, FormatContext& ctx) const {
-    return fmt::formatter<std::string_view>::format(osiiso::to_string(result), ctx);
+  auto format(const osiiso::TaskResult& result, fmt::format_context& ctx) const {
+    return osiiso::detail::format_text(*this, osiiso::to_string(result), ctx);
   }
 };

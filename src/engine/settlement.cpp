@@ -8,7 +8,6 @@
 
 namespace osiiso::detail {
 
-namespace {
 TaskResult make_result(const TaskState& s, TaskStatus status, std::string message, Clock::time_point finished_at) {
   TaskResult r;
   r.task_id = s.task_id;
@@ -29,7 +28,6 @@ TaskResult make_result(const TaskState& s, TaskStatus status, std::string messag
   if (s.started_at) r.duration = r.finished_at - *s.started_at;
   return r;
 }
-}  // namespace
 
 std::string describe_error(const std::exception_ptr& error) {
   try {

@@ -51,6 +51,11 @@ struct TaskState {
 
 using TaskStatePtr = std::shared_ptr<TaskState>;
 
+// The final record of the task of `s` with `status`, as of `finished_at` (its value and exception
+// are the caller's to set).
+[[nodiscard]] TaskResult make_result(const TaskState& s, TaskStatus status, std::string message,
+                                     Clock::time_point finished_at);
+
 // A fresh random task id (32 hexadecimal digits).
 [[nodiscard]] std::string new_task_id();
 
