@@ -116,16 +116,20 @@ void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
 }
 
 void ThreadBackend::retire(const std::shared_ptr<RunningAttempt>& slot) {
-  // Held until this thread ends: the queue may be destroyed meanwhile, and this thread is no
-  // longer one it joins.
-  std::shared_ptr<Engine> keep_alive = engine_.shared_from_this();
-  std::lock_guard lock(mu_);
-  const auto it = std::find_if(workers_.begin(), workers_.end(), [&](const Worker& w) { return w.slot == slot; });
-  if (it == workers_.end()) return;  // stop_workers() took it and joins it
-  it->thread.detach();
-  workers_.erase(it);
-  if (!stopping_) spawn_locked();
-  slot->keep_alive = std::move(keep_alive);
+  std::vector<std::thread> finished;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = std::find_if(workers_.begin(), workers_.end(), [&](const Worker& w) { return w.slot == slot; });
+    if (it == workers_.end()) return;  // stop_workers() took it and joins it
+    // Joined, not detached: by the next retirement or by stop_workers(), so that no thread of
+    // the queue outlives it.
+    finished.swap(retired_);
+    retired_.push_back(std::move(it->thread));
+    workers_.erase(it);
+    if (!stopping_) spawn_locked();
+  }
+  // Earlier retired threads only return from worker_loop: joining them is short.
+  for (auto& thread : finished) thread.join();
 }
 
 void ThreadBackend::interrupt(const Attempt& attempt) {
@@ -143,12 +147,21 @@ void ThreadBackend::interrupt(const Attempt& attempt) {
 
 void ThreadBackend::stop_workers() {
   std::vector<Worker> workers;
+  std::vector<std::thread> retired;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
     workers.swap(workers_);
+    retired.swap(retired_);
   }
   cv_.notify_all();
+  for (auto& thread : retired) {
+    if (thread.get_id() == std::this_thread::get_id()) {
+      thread.detach();  // the queue stopped from the last task of a retiring worker's hook
+    } else {
+      thread.join();
+    }
+  }
   for (auto& w : workers) {
     if (w.thread.get_id() == std::this_thread::get_id()) {
       w.thread.detach();  // a task stopping its own queue

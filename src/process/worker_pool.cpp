@@ -207,6 +207,11 @@ bool LocalWorkerPool::take_frames(WorkerSlot& slot) {
       case FrameType::Hello:
         slot.hello();
         launcher_.hello_seen();
+        // A forked worker gets its initializer before it says hello, which ends the start
+        // deadline: the initializer's own starts now.
+        if (slot.job() && slot.job()->initializer) {
+          slot.set_deadline(Clock::now() + to_clock_duration(config_.launch.start_timeout));
+        }
         break;
       case FrameType::Value:
       case FrameType::Error:
@@ -237,6 +242,7 @@ bool LocalWorkerPool::take_reply(WorkerSlot& slot, const Frame& frame) {
   if (slot.job()->initializer) {
     if (frame.type == FrameType::Value) {
       slot.finish();
+      slot.set_deadline(std::nullopt);
       slot.initialized = true;
     } else {
       initializer_failed(slot, frame.type == FrameType::Exit ? fmt::format("it called exit({})", frame.payload)

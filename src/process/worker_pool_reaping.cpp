@@ -41,6 +41,10 @@ void LocalWorkerPool::deadlines() {
   if (const auto& hello_by = launcher_.server().deadline(); hello_by && now >= *hello_by) server_failed();
   for (auto& [serial, slot] : slots_) {
     if (!slot.deadline() || now < *slot.deadline() || slot.process().reaped()) continue;
+    if (slot.job() && slot.job()->initializer && slot.state() == WorkerSlot::State::Busy) {
+      initializer_failed(slot, fmt::format("it did not return within {}s", config_.launch.start_timeout.count()));
+      continue;
+    }
     if (slot.on_deadline() && launcher_.method() != StartMethod::Fork) {
       launcher_.not_ready(
           fmt::format("ProcessQueue: the worker process (pid {}) did not report ready within {}s; {}",

@@ -11,9 +11,16 @@
 namespace osiiso::detail {
 
 void LocalWorkerPool::initialize(WorkerSlot& slot) {
-  slot.writer().begin(0, config_.initializer_request, nullptr, config_.max_frame_size);
   slot.assign(
       {.id = 0, .name = config_.initializer_name, .owner = nullptr, .memory_limit = std::nullopt, .initializer = true});
+  try {
+    slot.writer().begin(0, config_.initializer_request, nullptr, config_.max_frame_size);
+  } catch (const std::exception& e) {
+    initializer_failed(slot, fmt::format("its request could not be sent: {}", e.what()));
+    return;
+  }
+  // An initializer that never returns would hold the worker forever: it has the start timeout.
+  slot.set_deadline(Clock::now() + to_clock_duration(config_.launch.start_timeout));
   write_request(slot);
 }
 

@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <limits>
 
 namespace osiiso::detail {
 
@@ -73,6 +75,8 @@ void WorkerSlot::close_request() noexcept {
   }
 }
 
+void WorkerSlot::set_deadline(std::optional<Clock::time_point> at) noexcept { deadline_ = at; }
+
 void WorkerSlot::retire(Clock::duration grace) noexcept {
   write_armed = false;
   request_.reset();
@@ -80,7 +84,8 @@ void WorkerSlot::retire(Clock::duration grace) noexcept {
 }
 
 bool WorkerSlot::cap_memory(std::optional<std::size_t> limit) noexcept {
-  if (limit == memory_cap_) return true;
+  // Re-measured before every capped job: what an earlier job left mapped is not this one's.
+  if (!limit && !memory_cap_) return true;
   rlimit current{};
   if (::prlimit(process_.pid(), RLIMIT_AS, nullptr, &current) != 0) return false;
   if (!memory_cap_) uncapped_ = current.rlim_cur;
@@ -89,8 +94,13 @@ bool WorkerSlot::cap_memory(std::optional<std::size_t> limit) noexcept {
   if (limit) {
     // The cap is on what the job adds: a forked worker starts with the parent's whole mapping.
     const auto memory = process_memory(process_.pid());
-    if (!memory) return false;
-    wanted.rlim_cur = std::min<rlim_t>(current.rlim_max, static_cast<rlim_t>(memory->mapped + *limit));
+    if (!memory) {
+      errno = ESRCH;  // gone, or its /proc entry unreadable
+      return false;
+    }
+    const auto room = std::numeric_limits<std::size_t>::max() - memory->mapped;
+    const auto cap = *limit >= room ? RLIM_INFINITY : static_cast<rlim_t>(memory->mapped + *limit);
+    wanted.rlim_cur = std::min<rlim_t>(current.rlim_max, cap);
   }
   if (::prlimit(process_.pid(), RLIMIT_AS, &wanted, nullptr) != 0) return false;
   memory_cap_ = limit;

@@ -81,6 +81,17 @@ TEST_CASE("group and pmap over a checkpoint, with a namespace and a key function
   CHECK(restored.handles().front().group_id() == restored.group_id());
 }
 
+TEST_CASE("a record that fails to decode in any way runs its input again", "[resume]") {
+  Checkpoint cp;
+  std::string key;
+  detail::save_values(key, 7);
+  // A string whose recorded length is far beyond the bytes that follow.
+  cp.record_encoded("label", detail::hex_key(key), std::string(8, '\xff'));
+  const auto values = tmap(
+      {.workers = 1}, {.name = "label"}, [](int id) { return std::to_string(id); }, std::vector{7}, resume(cp));
+  CHECK(values == std::vector<std::string>{"7"});
+}
+
 TEST_CASE("tmap over a checkpoint; a record of another type runs again", "[resume]") {
   Checkpoint cp;
   cp.record("twice", "0000000000000000", std::string("not an int"));  // key of another encoding: ignored

@@ -41,6 +41,9 @@ std::vector<std::vector<char>> kept;
 
 void set_marker(std::string value) { marker = std::move(value); }
 void refuse_setup(int) { throw std::runtime_error("cannot connect to the database"); }
+void hang_setup(int) {
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
 std::string read_marker() { return marker; }
 int worker_pid(int) { return static_cast<int>(::getpid()); }
 // Keeps `mib` MiB resident in the worker, as a leak would.
@@ -57,6 +60,7 @@ std::size_t hog(int mib) {
 }  // namespace lifecycle
 OSIISO_TASK_AS("lifecycle::set_marker", lifecycle::set_marker);
 OSIISO_TASK_AS("lifecycle::refuse_setup", lifecycle::refuse_setup);
+OSIISO_TASK_AS("lifecycle::hang_setup", lifecycle::hang_setup);
 OSIISO_TASK_AS("lifecycle::read_marker", lifecycle::read_marker);
 OSIISO_TASK_AS("lifecycle::worker_pid", lifecycle::worker_pid);
 OSIISO_TASK_AS("lifecycle::leak", lifecycle::leak);
@@ -172,6 +176,16 @@ TEST_CASE("ProcessQueue: a failing initializer fails the tasks with its error an
   CHECK_THAT(handles.front().result().message, Catch::Matchers::Contains("task 'lifecycle::read_marker' did not run"));
 }
 
+TEST_CASE("ProcessQueue: an initializer that never returns fails its task after the start timeout", "[lifecycle]") {
+  ProcessQueue q({.workers = 1, .initializer = call(lifecycle::hang_setup, 0)});
+  auto task = q.submit(lifecycle::read_marker);
+  const auto summary = q.run();
+  CHECK(summary.failed == 1);
+  CHECK_THAT(task.result().message,
+             Catch::Matchers::Contains("the worker initializer 'lifecycle::hang_setup' failed") &&
+                 Catch::Matchers::Contains("it did not return within 5s"));
+}
+
 TEST_CASE("ProcessQueue: max_tasks_per_worker replaces a worker process after N tasks", "[lifecycle]") {
   ProcessQueue q({.workers = 1, .max_tasks_per_worker = 2});
   std::vector<SyncTaskHandle<int>> pids;
@@ -204,6 +218,10 @@ TEST_CASE("ProcessQueue: a task past its memory limit fails naming it; its worke
         "task 'hog' exceeded its memory limit of 64 MiB (std::bad_alloc in the worker; the worker was replaced)");
   const int after = q.submit(lifecycle::worker_pid, 0).value();
   CHECK(after != before);
+  // The cap is measured again before every job: what an earlier job left mapped is not counted.
+  const int keeper = q.submit(lifecycle::leak, 40).value();
+  CHECK(q.submit(lifecycle::hog, 48).value() == 48u << 20);
+  CHECK(q.submit(lifecycle::worker_pid, 0).value() == keeper);
   // A task's own limit overrides the queue's.
   CHECK(q.submit({.memory_limit = 1024u << 20}, lifecycle::hog, 512).value() == 512u << 20);
 #endif

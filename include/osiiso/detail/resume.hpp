@@ -11,10 +11,9 @@
 #include <osiiso/task_handle.hpp>
 #include <osiiso/task_options.hpp>
 
-#include <boost/archive/archive_exception.hpp>
-
 #include <any>
 #include <cstdio>
+#include <exception>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -70,8 +69,10 @@ std::optional<std::any> decode_restored(const std::string& bytes) {
       R value{};
       load_values(bytes, value);
       return std::any(std::move(value));
-    } catch (const boost::archive::archive_exception&) {
-      return std::nullopt;  // recorded with another type: the input runs again
+    } catch (const std::exception&) {
+      // Recorded with another type (a garbage length, a user serialize() that throws): the
+      // input runs again.
+      return std::nullopt;
     }
   }
 }

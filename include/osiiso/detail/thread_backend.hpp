@@ -56,7 +56,8 @@ class ThreadBackend final : public Backend {
   void worker_loop(std::shared_ptr<RunningAttempt> slot);
   // Runs the initializer; the error it threw, for the next task, or null.
   [[nodiscard]] std::exception_ptr initialize() const noexcept;
-  // This worker ran its last task: it leaves the pool and a fresh thread takes its place.
+  // This worker ran its last task: it leaves the pool (joined later) and a fresh thread takes its
+  // place.
   void retire(const std::shared_ptr<RunningAttempt>& slot);
 
   Engine& engine_;
@@ -66,6 +67,8 @@ class ThreadBackend final : public Backend {
   std::uint64_t ready_generation_ = 0;
   bool stopping_ = false;
   std::vector<Worker> workers_;
+  // Workers that ran their last task (max_tasks_per_worker), to be joined.
+  std::vector<std::thread> retired_;
 };
 
 }  // namespace osiiso::detail

@@ -93,6 +93,8 @@ class WorkerSlot {
   void exiting(Clock::duration grace) noexcept;
   // Closes the request pipe (an idle worker exits at end of file); kills a starting or busy one.
   void close_request() noexcept;
+  // The pool's own deadline for what the worker runs now (its initializer); nullopt clears it.
+  void set_deadline(std::optional<Clock::time_point> at) noexcept;
   // An idle worker that is not to run more jobs: its request pipe closes and it exits by itself
   // (SIGKILL after `grace`); it no longer counts as alive, so a fresh one is started.
   void retire(Clock::duration grace) noexcept;
