@@ -86,7 +86,8 @@ std::vector<SyncTaskHandle<R>> resume_map(QueueFront<Derived>& queue, const Task
                 "osiiso::resume(cp): a checkpoint records the task's value, and this result type cannot be serialized");
   using E = std::remove_cvref_t<std::ranges::range_reference_t<Range>>;
   std::vector<E> inputs(std::ranges::begin(range), std::ranges::end(range));
-  const std::string ns = from.ns.value_or(options.name.value_or(callable_name<std::decay_t<F>>(f)));
+  const std::string name = options.name.value_or(callable_name<std::decay_t<F>>(f));
+  const std::string ns = from.ns.value_or(name);
   std::vector<std::string> keys;
   keys.reserve(inputs.size());
   for (const E& input : inputs) {
@@ -97,7 +98,6 @@ std::vector<SyncTaskHandle<R>> resume_map(QueueFront<Derived>& queue, const Task
     }
   }
   const auto hits = from.checkpoint->lookup_encoded(ns, keys);
-  const std::string name = options.name.value_or(callable_name<std::decay_t<F>>(f));
   std::vector<SyncTaskHandle<R>> handles;
   handles.reserve(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
