@@ -26,10 +26,15 @@ WORKLOADS = {
     "scale": ("6. scale: 1,000,000 queued trivial tasks (200,000 for ProcessPoolExecutor; see tasks)", "bytes_per_task", "B/task", False,
               ["total_s", "submit_first_us", "submit_last_us", "tasks"]),
     "threads": ("ThreadQueue: 100,000 trivial tasks one by one (2 threads)", "tasks_per_s", "tasks/s", True, []),
+    "mpi_roundtrip": ("MpiQueue 1. single-task round trip, 2,000 times (2 serving ranks x 1 worker; Dask 500)",
+                      "median_us", "us", False, ["p99_us", "max_us"]),
+    "mpi_throughput": ("MpiQueue 2. 20,000 trivial tasks one by one (Dask: 5,000)", "tasks_per_s", "tasks/s", True, []),
+    "mpi_map": ("MpiQueue 3. map of 100,000 trivial items (Dask: 10,000)", "items_per_s", "items/s", True, []),
     "pipe": ("Physical limit: pipe ping-pong between two pinned processes; fork/exec", None, "", False, []),
 }
 
-REFERENCE = {"threads": "osiiso ThreadQueue"}
+REFERENCE = {"threads": "osiiso ThreadQueue", "mpi_roundtrip": "osiiso local", "mpi_throughput": "osiiso local",
+             "mpi_map": "osiiso local"}
 
 # (label, workload, impl, metric, comparison, bound)
 TARGETS = [
@@ -44,6 +49,18 @@ TARGETS = [
     ("CPU scaling >= 1.9x from 1 to 2 workers (fork)", "cpu_scaling", "osiiso fork", "speedup", ">=", 1.9),
     ("<= 1 KiB parent memory per queued task", "scale", "osiiso fork", "bytes_per_task", "<=", 1024),
     ("submit O(log n): last-10% / first-10% submit cost <= 2", "scale", "osiiso fork", "submit_ratio", "<=", 2.0),
+    ("MPI round trip <= 2x the local ProcessQueue's", "mpi_roundtrip", "osiiso mpi", "vs_local", "<=", 2.0),
+    ("MPI throughput >= 5x MPIPoolExecutor's", "mpi_throughput", "osiiso mpi", "vs_mpi4py", ">=", 5.0),
+    ("MPI throughput >= 10x Dask's", "mpi_throughput", "osiiso mpi", "vs_dask", ">=", 10.0),
+    ("MPI map of 100,000 items >= the local ProcessQueue's rate", "mpi_map", "osiiso mpi", "vs_local", ">=", 1.0),
+]
+
+# MpiQueue ratios: (workload, metric, peer, name of the ratio osiiso mpi / peer).
+MPI_RATIOS = [
+    ("mpi_roundtrip", "median_us", "osiiso local", "vs_local"),
+    ("mpi_throughput", "tasks_per_s", "mpi4py MPIPoolExecutor", "vs_mpi4py"),
+    ("mpi_throughput", "tasks_per_s", "Dask LocalCluster", "vs_dask"),
+    ("mpi_map", "items_per_s", "osiiso local", "vs_local"),
 ]
 
 
@@ -72,6 +89,9 @@ def load(directory):
             med[(w, i, "after_ratio")] = v / med[(w, i, "before_median_us")]
         if w == "scale" and m == "submit_last_us" and (w, i, "submit_first_us") in med:
             med[(w, i, "submit_ratio")] = v / med[(w, i, "submit_first_us")]
+    for w, m, peer, name in MPI_RATIOS:
+        if (w, "osiiso mpi", m) in med and med.get((w, peer, m)):
+            med[(w, "osiiso mpi", name)] = med[(w, "osiiso mpi", m)] / med[(w, peer, m)]
     return med, runs
 
 

@@ -7,6 +7,8 @@
 #   BENCH_SCALE_N_PPE  the same for ProcessPoolExecutor (default 200000: at its ~5k tasks/s on
 #                  this machine a million would take over three minutes alone)
 #   BENCH_NO_BUILD=1 reuse build/bench as it is
+#   BENCH_MPI=0    skip the MpiQueue rows (they run under mpirun -np 3 with mpi4py and Dask beside
+#                  them; this script installs python3-mpi4py and python3-distributed when missing)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -20,7 +22,9 @@ mkdir -p "$out"
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOSIISO_BUILD_BENCH=ON \
     -DOSIISO_BUILD_TESTS=OFF -DOSIISO_BUILD_EXAMPLES=OFF -DOSIISO_INSTALL=OFF >/dev/null
-  cmake --build "$build" --target osiiso_bench >&2
+  targets=(osiiso_bench)
+  grep -q '^OSIISO_HAS_MPI:INTERNAL=ON' "$build/CMakeCache.txt" 2>/dev/null && targets+=(osiiso_mpi_bench)
+  cmake --build "$build" --target "${targets[@]}" >&2
 fi
 bench="$build/bench/osiiso_bench"
 peers=(python3 "$here/peers/pools.py")
@@ -45,6 +49,33 @@ for round in $(seq 1 "$rounds"); do
   osiiso "threads-$round" '^threads/'
   "${peers[@]}" tpe threads >>"$out/peers-$round.jsonl"
 done
+
+# MpiQueue beside a local ProcessQueue (both in osiiso_mpi_bench), mpi4py.futures and Dask, under
+# mpirun -np 3: rank 0 drives, 2 ranks serve. Debian's python3 is the one with Debian's mpi4py.
+mpi_bench="$build/bench/osiiso_mpi_bench"
+if [[ "${BENCH_MPI:-1}" == 1 && -x "$mpi_bench" ]]; then
+  missing=()
+  for pkg in python3-mpi4py python3-distributed; do
+    dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -q '^installed$' || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    echo "== installing ${missing[*]} (the MPI peers)" >&2
+    sudo=(); ((EUID == 0)) || sudo=(sudo)
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+      { "${sudo[@]}" apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
+  fi
+  mpirun=(mpiexec --allow-run-as-root --oversubscribe --bind-to none -np 3)
+  for round in $(seq 1 "$rounds"); do
+    echo "== MPI round $round/$rounds" >&2
+    "${mpirun[@]}" "$mpi_bench" --benchmark_out="$out/mpi-$round.json" --benchmark_out_format=json \
+      --benchmark_format=console >&2
+    for w in mpi_roundtrip mpi_throughput mpi_map; do
+      "${mpirun[@]}" /usr/bin/python3 -m mpi4py.futures "$here/peers/mpi_peers.py" mpi4py "$w" \
+        >>"$out/peers-mpi-$round.jsonl"
+      /usr/bin/python3 "$here/peers/mpi_peers.py" dask "$w" 2>/dev/null >>"$out/peers-mpi-$round.jsonl"
+    done
+  done
+fi
 
 echo "== scale: $scale_n tasks, once per implementation" >&2
 OSIISO_BENCH_SCALE_N="$scale_n" osiiso scale '^scale/'

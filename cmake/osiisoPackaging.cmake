@@ -8,7 +8,8 @@ set(CPACK_PACKAGE_CONTACT "osiiso maintainers <maintainers@users.noreply.r-seed-
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION} (C++20 development files)")
 string(CONCAT CPACK_PACKAGE_DESCRIPTION
   "osiiso runs functions on worker threads (osiiso::ThreadQueue) or worker processes\n"
-  "(osiiso::ProcessQueue) with priorities, timeouts, retries and a run summary. This package\n"
+  "(osiiso::ProcessQueue) or MPI ranks (osiiso::MpiQueue) with priorities, timeouts, retries and\n"
+  "a run summary. This package\n"
   "holds the headers, the library, its CMake package (find_package(osiiso)) and osiiso.pc.\n"
   "Licence: MIT.")
 
@@ -19,6 +20,10 @@ set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 # headers the public headers include; Threads comes with libc6-dev.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
   "libboost-dev (>= 1.74), libboost-serialization-dev (>= 1.74), libboost-filesystem-dev (>= 1.74), libfmt-dev, libsqlite3-dev")
+# The mpi component (osiiso::mpi) finds MPI and Boost.MPI again.
+if(OSIISO_HAS_MPI)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libboost-mpi-dev (>= 1.74), libopenmpi-dev")
+endif()
 
 # Debian keeps a package's licence in /usr/share/doc/<package>/copyright.
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_PACKAGE_NAME} RENAME copyright)

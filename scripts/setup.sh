@@ -3,7 +3,8 @@
 # already installed it only asks dpkg and returns. Must run as root (or with sudo available).
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build g++ pkgconf libboost-all-dev libfmt-dev catch2 libbenchmark-dev libsqlite3-dev)
+packages=(build-essential cmake ninja-build g++ pkgconf libboost-all-dev libfmt-dev catch2 libbenchmark-dev libsqlite3-dev
+  openmpi-bin libopenmpi-dev libboost-mpi-dev)
 
 installed=" $(dpkg-query -W -f='${db:Status-Status}:${Package} ' "${packages[@]}" 2>/dev/null || true)"
 missing=()

@@ -160,6 +160,20 @@ void append_slowest(std::string& out, const std::vector<TaskResult>& results, st
   }
 }
 
+// "1 (node-a) ×10, 2 (node-b) ×9": the MPI ranks that ran the tasks, for MpiQueue runs.
+std::string ranks_text(const std::vector<TaskResult>& results) {
+  std::map<std::pair<int, std::string_view>, std::size_t> counts;
+  for (const auto& r : results) {
+    if (r.rank) ++counts[{*r.rank, r.host ? std::string_view(*r.host) : std::string_view("?")}];
+  }
+  std::string out;
+  for (const auto& [where, count] : counts) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} ({}) ×{}", where.first, where.second, count_text(count));
+  }
+  return out;
+}
+
 void append_groups(std::string& out, const std::vector<TaskResult>& results, std::size_t max_groups) {
   struct Counts {
     std::size_t total = 0;
@@ -233,6 +247,10 @@ std::string to_string(const TaskResult& r) {
     default:
       if (!r.message.empty()) out += ": " + r.message;
   }
+  // A worker's death already names its rank in the message.
+  if (r.rank && r.message.find("MPI rank") == std::string::npos) {
+    out += fmt::format(" (rank {}, host {})", *r.rank, r.host.value_or("?"));
+  }
   return out;
 }
 
@@ -248,6 +266,7 @@ std::string RunSummary::report(const DisplayOptions& options) const {
         fmt::format("  Timed out   : {} ({})\n", count_text(timeouts.size()), names_text(timeouts, options.max_names));
   }
   out += fmt::format("  Duration    : {:.3f}s\n", duration.count());
+  if (const std::string ranks = ranks_text(results); !ranks.empty()) out += fmt::format("  Ranks       : {}\n", ranks);
   std::string details;
   if (failed > 0) append_failures(details, results, options);
   if (cancelled > 0) {
@@ -298,6 +317,12 @@ std::string RunSummary::to_json() const {
     const std::string type = exception_type(r.exception);
     out += R"(,"error_type":)";
     append_json_optional(out, type.empty() ? std::nullopt : std::optional<std::string>(type));
+    out += R"(,"worker_pid":)";
+    out += r.worker_pid ? std::to_string(*r.worker_pid) : std::string("null");
+    out += R"(,"rank":)";
+    out += r.rank ? std::to_string(*r.rank) : std::string("null");
+    out += R"(,"host":)";
+    append_json_optional(out, r.host);
     out += '}';
   }
   out += "]}";

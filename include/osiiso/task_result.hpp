@@ -56,6 +56,12 @@ struct TaskResult {
   std::any metadata;
   /// The exception of a failed task (null otherwise).
   std::exception_ptr exception;
+  /// The worker process that ran the last attempt (ProcessQueue and MpiQueue; unset when unknown).
+  std::optional<int> worker_pid;
+  /// The MPI rank that ran the last attempt (MpiQueue only).
+  std::optional<int> rank;
+  /// The host name of that rank (MpiQueue only).
+  std::optional<std::string> host;
 
   /// True when the task succeeded with a non-void value.
   [[nodiscard]] bool has_value() const noexcept { return value_ != nullptr; }

@@ -20,18 +20,19 @@ bool Engine::complete(const Attempt& attempt, Outcome outcome) {
     return true;
   }
   suspend_locked(task);
-  fail_attempt(lock, task, outcome.error);
+  fail_attempt(lock, task, outcome.error, std::move(outcome.placement));
   return true;
 }
 
 void Engine::suspend_locked(const TaskPtr& task) {
-  active_.erase(task);
+  deactivate_locked(task);
   task->where = Where::RetryWait;
   ++retry_waiting_;
 }
 
 // Called with the lock held and the task just suspended; releases the lock.
-void Engine::fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, const std::exception_ptr& error) {
+void Engine::fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, const std::exception_ptr& error,
+                          Placement placement) {
   const auto attempts = [&] {
     std::lock_guard state_lock(task->state->mu);
     return task->state->attempts;
@@ -41,7 +42,7 @@ void Engine::fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& tas
   if (!retriable) {
     settle_locked(task);
     lock.unlock();
-    finalize({task, TaskStatus::Failed, Outcome{{}, error}, describe_error(error)});
+    finalize({task, TaskStatus::Failed, Outcome{{}, error, std::move(placement)}, describe_error(error)});
     return;
   }
   const Seconds delay = task->next_retry_delay;

@@ -43,10 +43,20 @@ void Engine::emit_start(const TaskStatePtr& state) const {
   if (config_.on_start) emit_hook("on_start", config_.on_start, SyncTaskHandle<>(state));
 }
 
-Attempt Engine::activate_locked(const TaskPtr& task) {
+Attempt Engine::activate_locked(const TaskPtr& task, AttemptStart start) {
   task->where = Where::Active;
   task->attempt_id = ++attempt_seq_;
   active_.insert(task);
+  if (start == AttemptStart::Deferred) {
+    task->awaiting_begin = true;
+    ++awaiting_begin_;
+  } else {
+    begin_locked(task);
+  }
+  return Attempt{task, task->attempt_id};
+}
+
+void Engine::begin_locked(const TaskPtr& task) {
   const auto now = clock_->now();
   {
     std::lock_guard state_lock(task->state->mu);
@@ -54,13 +64,31 @@ Attempt Engine::activate_locked(const TaskPtr& task) {
     task->state->status = TaskStatus::Running;
     if (!task->state->started_at) task->state->started_at = now;
   }
-  if (task->timeout) {
-    push_timer_locked(now + to_clock_duration(*task->timeout), task, TimerKind::Deadline);
-  }
-  return Attempt{task, task->attempt_id};
+  if (task->timeout) push_timer_locked(now + to_clock_duration(*task->timeout), task, TimerKind::Deadline);
 }
 
-std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt&)>& claim, GateUse gate) {
+void Engine::deactivate_locked(const TaskPtr& task) {
+  active_.erase(task);
+  if (task->awaiting_begin) {
+    task->awaiting_begin = false;
+    --awaiting_begin_;
+  }
+}
+
+void Engine::begin_attempt(const Attempt& attempt) {
+  {
+    std::lock_guard lock(mu_);
+    const TaskPtr& task = attempt.task;
+    if (task->where != Where::Active || task->attempt_id != attempt.id || !task->awaiting_begin) return;
+    task->awaiting_begin = false;
+    --awaiting_begin_;
+    begin_locked(task);
+  }
+  emit_start(attempt.task->state);
+}
+
+std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt&)>& claim, GateUse gate,
+                                          AttemptStart start) {
   std::vector<Settled> dropped;
   std::optional<Attempt> attempt;
   {
@@ -79,13 +107,13 @@ std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt
         ready_.push(task->priority, task->seq, task);
         break;
       }
-      attempt = activate_locked(task);
+      attempt = activate_locked(task, start);
       if (claim) claim(*attempt);
       break;
     }
   }
   finalize_all(std::move(dropped));
-  if (attempt) emit_start(attempt->task->state);
+  if (attempt && start == AttemptStart::AtTake) emit_start(attempt->task->state);
   return attempt;
 }
 

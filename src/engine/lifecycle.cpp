@@ -275,13 +275,13 @@ void Engine::clear_results() {
 std::size_t Engine::active_count() const {
   check_owner("active_count");
   std::lock_guard lock(mu_);
-  return active_.size();
+  return active_.size() - awaiting_begin_;
 }
 
 std::size_t Engine::pending_count() const {
   check_owner("pending_count");
   std::lock_guard lock(mu_);
-  return outstanding_ - active_.size();
+  return outstanding_ - (active_.size() - awaiting_begin_);
 }
 
 bool Engine::closed() const {
@@ -299,8 +299,8 @@ std::vector<TaskResult> Engine::results() const {
 Stats Engine::stats() const {
   check_owner("stats");
   std::lock_guard lock(mu_);
-  return Stats{.pending = outstanding_ - active_.size(),
-               .active = active_.size(),
+  return Stats{.pending = outstanding_ - (active_.size() - awaiting_begin_),
+               .active = active_.size() - awaiting_begin_,
                .scheduled = scheduled_,
                .completed = results_.size(),
                .workers = backend_->worker_count(),

@@ -52,7 +52,7 @@ bool Engine::settle_locked(const TaskPtr& task) {
   switch (task->where) {
     case Where::Done: return false;
     case Where::Scheduled: --scheduled_; break;
-    case Where::Active: active_.erase(task); break;
+    case Where::Active: deactivate_locked(task); break;
     case Where::RetryWait: --retry_waiting_; break;
     case Where::Queued: break;
   }
@@ -80,6 +80,9 @@ void Engine::finalize(Settled settled) {
   TaskResult result = make_result(*task->state, settled.status, std::move(settled.message), clock_->now());
   result.exception = settled.outcome.error;
   result.set_value(std::move(settled.outcome.value));
+  result.worker_pid = settled.outcome.placement.worker_pid;
+  result.rank = settled.outcome.placement.rank;
+  result.host = std::move(settled.outcome.placement.host);
   auto stored = std::make_unique<const TaskResult>(result);
   std::vector<std::function<void(const SyncTaskHandle<>&)>> callbacks;
   {

@@ -2,12 +2,12 @@
 // ProcessQueue's backend: a poller thread that drives a local worker pool for the engine. Other
 // threads leave commands (worker target, interrupts, stop) and wake it; it turns attempts into
 // pool jobs and pool outcomes into the engine's completions.
-#include <osiiso/detail/proc_memory.hpp>
 #include <osiiso/detail/process_backend.hpp>
 
 #include <osiiso/detail/engine.hpp>
 #include <osiiso/detail/event_loop.hpp>
 #include <osiiso/detail/process_work.hpp>
+#include <osiiso/detail/reply_outcome.hpp>
 #include <osiiso/detail/wake_event.hpp>
 #include <osiiso/detail/worker.hpp>
 #include <osiiso/detail/worker_pool.hpp>
@@ -182,56 +182,32 @@ struct ProcessBackend::Impl final : PoolListener {
 
   // ---- PoolListener ----
 
-  std::optional<std::size_t> memory_limit_of(const Attempt& attempt) const {
-    return attempt.task->memory_limit ? attempt.task->memory_limit : config.memory_limit;
-  }
-
-  // A std::bad_alloc under a memory cap stays a std::bad_alloc, and says which cap it hit.
-  static std::exception_ptr name_memory_limit(const std::exception_ptr& error, const Attempt& attempt,
-                                              std::size_t limit) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::bad_alloc&) {
-      return std::make_exception_ptr(MemoryLimitError(fmt::format(
-          "task '{}' exceeded its memory limit of {} (std::bad_alloc in the worker; the worker was replaced)",
-          attempt.task->state->name, mebibytes(limit))));
-    } catch (...) {
-      return error;
-    }
-  }
-
   std::optional<PoolJob> next_job() override {
     auto attempt = engine.take_ready();
     if (!attempt) return std::nullopt;
     const auto& work = static_cast<const ProcessWork&>(attempt->work());
-    PoolJob job{attempt->id, work.request, attempt->task, attempt->task->state->name, memory_limit_of(*attempt)};
+    PoolJob job{attempt->id, work.request, attempt->task, attempt->task->state->name,
+                memory_limit_of(*attempt, config.memory_limit)};
     running.emplace(attempt->id, std::move(*attempt));
     return job;
   }
 
-  void job_replied(std::uint64_t id, const Frame& reply) override {
+  void job_replied(std::uint64_t id, const Frame& reply, int worker_pid) override {
     auto node = running.extract(id);
     if (node.empty()) return;
     const Attempt& attempt = node.mapped();
-    Outcome outcome;
-    if (reply.type == FrameType::Value) {
-      try {
-        outcome.value = static_cast<const ProcessWork&>(attempt.work()).decode(reply.payload);
-      } catch (const std::exception& e) {
-        outcome.error = std::make_exception_ptr(OsiisoError(fmt::format(
-            "ProcessQueue task '{}': its result could not be deserialized: {}", attempt.task->state->name, e.what())));
-      }
-    } else {
-      outcome.error = decode_exception(reply.payload);
-      if (const auto limit = memory_limit_of(attempt))
-        outcome.error = name_memory_limit(outcome.error, attempt, *limit);
-    }
+    Outcome outcome =
+        outcome_of_reply(attempt, reply.type, reply.payload, memory_limit_of(attempt, config.memory_limit));
+    outcome.placement.worker_pid = worker_pid;
     engine.complete(attempt, std::move(outcome));
   }
 
-  void job_failed(std::uint64_t id, std::exception_ptr error) override {
+  void job_failed(std::uint64_t id, std::exception_ptr error, int worker_pid) override {
     auto node = running.extract(id);
-    if (!node.empty()) engine.complete(node.mapped(), Outcome{{}, std::move(error)});
+    if (node.empty()) return;
+    Outcome outcome{{}, std::move(error)};
+    if (worker_pid > 0) outcome.placement.worker_pid = worker_pid;
+    engine.complete(node.mapped(), std::move(outcome));
   }
 
   void fail_waiting(const std::exception_ptr& error) override {

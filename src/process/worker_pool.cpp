@@ -88,12 +88,12 @@ void LocalWorkerPool::feed(std::size_t want) {
     if (!job) return;
     try {
       if (!slot.cap_memory(job->memory_limit)) {
-        throw OsiisoError(fmt::format("ProcessQueue: cannot set the memory limit of worker (pid {}) for task '{}': {}",
-                                      slot.process().pid(), job->name, std::strerror(errno)));
+        throw OsiisoError(fmt::format("{}: cannot set the memory limit of worker (pid {}) for task '{}': {}",
+                                      config_.queue_name, slot.process().pid(), job->name, std::strerror(errno)));
       }
       slot.writer().begin(job->id, job->request, job->owner, config_.max_frame_size);
     } catch (const std::exception&) {
-      listener_.job_failed(job->id, std::current_exception());
+      listener_.job_failed(job->id, std::current_exception(), slot.process().pid());
       continue;
     }
     slot.assign({job->id, job->name, std::move(job->owner), job->memory_limit});
@@ -255,7 +255,7 @@ bool LocalWorkerPool::take_reply(WorkerSlot& slot, const Frame& frame) {
     const RunningJob job = slot.finish();
     ++slot.jobs_done;
     const bool retire = worn_out(slot, job, frame.type);
-    listener_.job_replied(job.id, frame);
+    listener_.job_replied(job.id, frame, pid);
     if (retire) slot.retire(grace() * 10);
     return true;
   }
@@ -267,11 +267,13 @@ bool LocalWorkerPool::take_reply(WorkerSlot& slot, const Frame& frame) {
   }
   const RunningJob job = slot.finish();
   slot.exiting(grace() * 10);  // it ends itself right after this frame; replaced once reaped
-  listener_.job_failed(job.id, std::make_exception_ptr(WorkerDiedError(fmt::format(
-                                   "ProcessQueue worker (pid {}) ended because task '{}' called exit({}); a task must "
-                                   "return or throw, and the worker ran none of the program's atexit handlers or "
-                                   "static destructors",
-                                   pid, job.name, *code))));
+  listener_.job_failed(job.id,
+                       std::make_exception_ptr(WorkerDiedError(
+                           fmt::format("{} worker (pid {}) ended because task '{}' called exit({}); a task must "
+                                       "return or throw, and the worker ran none of the program's atexit handlers or "
+                                       "static destructors",
+                                       config_.queue_name, pid, job.name, *code))),
+                       pid);
   return true;
 }
 
@@ -282,7 +284,9 @@ void LocalWorkerPool::fail_slot(WorkerSlot& slot, const std::string& message) {
   }
   close_reply(slot);
   slot.kill_now(grace());
-  if (auto job = slot.drop_job()) listener_.job_failed(job->id, std::make_exception_ptr(OsiisoError(message)));
+  if (auto job = slot.drop_job()) {
+    listener_.job_failed(job->id, std::make_exception_ptr(OsiisoError(message)), slot.process().pid());
+  }
 }
 
 void LocalWorkerPool::close_reply(WorkerSlot& slot) noexcept {

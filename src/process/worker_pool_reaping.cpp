@@ -84,9 +84,11 @@ void LocalWorkerPool::reap() {
       const std::string cap = job->memory_limit ? fmt::format("; the task most likely exceeded its memory limit of {}",
                                                               mebibytes(*job->memory_limit))
                                                 : std::string();
-      listener_.job_failed(job->id, std::make_exception_ptr(WorkerDiedError(
-                                        fmt::format("ProcessQueue worker (pid {}) {} while running task '{}'{}",
-                                                    process.pid(), process.describe_end(), job->name, cap))));
+      listener_.job_failed(job->id,
+                           std::make_exception_ptr(WorkerDiedError(
+                               fmt::format("{} worker (pid {}) {} while running task '{}'{}", config_.queue_name,
+                                           process.pid(), process.describe_end(), job->name, cap))),
+                           process.pid());
     }
   }
 }

@@ -25,8 +25,8 @@ void LocalWorkerPool::initialize(WorkerSlot& slot) {
 }
 
 void LocalWorkerPool::initializer_failed(WorkerSlot& slot, const std::string& why) {
-  const std::string message = fmt::format("ProcessQueue: the worker initializer '{}' failed in worker (pid {}): {}",
-                                          config_.initializer_name, slot.process().pid(), why);
+  const std::string message = fmt::format("{}: the worker initializer '{}' failed in worker (pid {}): {}",
+                                          config_.queue_name, config_.initializer_name, slot.process().pid(), why);
   slot.drop_job();
   if (!slot.process().reaped()) {
     close_reply(slot);
@@ -36,8 +36,10 @@ void LocalWorkerPool::initializer_failed(WorkerSlot& slot, const std::string& wh
   // one task per start, never loops (and with no worker alive the backlog fails at once).
   launcher_.failed(message);
   if (auto job = listener_.next_job()) {
-    listener_.job_failed(job->id, std::make_exception_ptr(OsiisoError(fmt::format(
-                                      "{}; task '{}' did not run and the worker was replaced", message, job->name))));
+    listener_.job_failed(job->id,
+                         std::make_exception_ptr(OsiisoError(
+                             fmt::format("{}; task '{}' did not run and the worker was replaced", message, job->name))),
+                         0);
   }
 }
 

@@ -7,12 +7,14 @@
 #include <osiiso/errors.hpp>
 #include <osiiso/registry.hpp>
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -51,6 +53,7 @@ struct Listener final : osiiso::detail::PoolListener {
   std::map<std::uint64_t, std::unique_ptr<osiiso::detail::Work>> works;
   std::map<std::uint64_t, int> values;
   std::map<std::uint64_t, std::string> errors;
+  std::map<std::uint64_t, int> pids;
 
   template <class F>
   std::uint64_t add(F f, int argument) {
@@ -65,11 +68,13 @@ struct Listener final : osiiso::detail::PoolListener {
     waiting.pop_front();
     return PoolJob{id, static_cast<const ProcessWork&>(*works[id]).request, nullptr, "job"};
   }
-  void job_replied(std::uint64_t id, const Frame& reply) override {
+  void job_replied(std::uint64_t id, const Frame& reply, int worker_pid) override {
     REQUIRE(reply.type == FrameType::Value);
+    pids[id] = worker_pid;
     values[id] = std::any_cast<int>(static_cast<const ProcessWork&>(*works[id]).decode(reply.payload));
   }
-  void job_failed(std::uint64_t id, std::exception_ptr error) override {
+  void job_failed(std::uint64_t id, std::exception_ptr error, int worker_pid) override {
+    pids[id] = worker_pid;
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
@@ -78,7 +83,7 @@ struct Listener final : osiiso::detail::PoolListener {
   }
   void fail_waiting(const std::exception_ptr& error) override {
     while (!waiting.empty()) {
-      job_failed(waiting.front(), error);
+      job_failed(waiting.front(), error, 0);
       waiting.pop_front();
     }
   }
@@ -111,6 +116,10 @@ TEST_CASE("a local worker pool runs jobs for any driver, without the poller", "[
     drive_until(pool, loop, 2, [&] { return listener.ended() == 20; });
     REQUIRE(listener.values.size() == 20);
     for (const auto& [id, value] : listener.values) CHECK(value == static_cast<int>((id - 1) * (id - 1)));
+    std::set<int> pids;
+    for (const auto& [id, pid] : listener.pids) pids.insert(pid);
+    CHECK(pids.size() <= 2);
+    CHECK(*pids.begin() > 0);
     CHECK(pool.size() == 2);
     pool.stop(osiiso::Seconds{2.0});
     CHECK(pool.size() == 0);
@@ -127,7 +136,9 @@ TEST_CASE("a local worker pool reports a crashed job and replaces its worker", "
   drive_until(pool, loop, 1, [&] { return listener.ended() == 2; });
   REQUIRE(listener.errors.count(crashed) == 1);
   CHECK_THAT(listener.errors[crashed], Catch::Contains("SIGSEGV"));
+  CHECK_THAT(listener.errors[crashed], Catch::Contains(fmt::format("pid {}", listener.pids[crashed])));
   CHECK(listener.values[after] == 49);
+  CHECK(listener.pids[after] != listener.pids[crashed]);
 }
 
 TEST_CASE("a local worker pool kills a job on request and reports nothing for it", "[pool]") {

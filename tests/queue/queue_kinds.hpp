@@ -4,11 +4,15 @@
 #pragma once
 
 #include <osiiso/context.hpp>
+#ifdef OSIISO_CONTRACT_MPI
+#include <osiiso/mpi_queue.hpp>
+#endif
 #include <osiiso/process_queue.hpp>
 #include <osiiso/thread_queue.hpp>
 
 #include "../helpers.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <stdexcept>
@@ -104,6 +108,50 @@ struct QueueKind<osiiso::ProcessQueue> {
     return q.submit(options, contract::nap, duration.count(), std::move(log));
   }
 };
+
+#ifdef OSIISO_CONTRACT_MPI
+// MpiQueue has no `workers`: the contract's worker count becomes ranks times workers per rank
+// (under mpirun -np 3: one serving rank for one worker, both ranks for more).
+template <>
+struct QueueKind<osiiso::MpiQueue> {
+  using Options = osiiso::ProcessQueueOptions;
+
+  /// The queue built from `options`, its workers spread over the serving ranks.
+  static osiiso::MpiQueue make(Options o) {
+#ifdef OSIISO_CONTRACT_SANITIZED
+    o.context = osiiso::get_context("forkserver");
+#endif
+    const std::size_t serving = static_cast<std::size_t>(osiiso::mpi::size() - 1);
+    const std::size_t workers = o.workers.value_or(serving);
+    std::vector<int> ranks{1};  // workers = 0 stays 0 workers per rank: the validation error
+    for (std::size_t r = 2; r <= std::min(workers, serving); ++r) ranks.push_back(static_cast<int>(r));
+    return osiiso::MpiQueue({.workers_per_rank = (workers + ranks.size() - 1) / ranks.size(),
+                             .size = o.size,
+                             .timeout = o.timeout,
+                             .mode = o.mode,
+                             .fail_policy = o.fail_policy,
+                             .on_exit = o.on_exit,
+                             .on_start = std::move(o.on_start),
+                             .on_complete = std::move(o.on_complete),
+                             .on_retry = std::move(o.on_retry),
+                             .poll = o.poll,
+                             .context = o.context,
+                             .rate = o.rate,
+                             .burst = o.burst,
+                             .initializer = std::move(o.initializer),
+                             .max_tasks_per_worker = o.max_tasks_per_worker,
+                             .max_worker_memory = o.max_worker_memory,
+                             .memory_limit = o.memory_limit,
+                             .ranks = std::move(ranks)});
+  }
+
+  /// A task that takes `duration` unless its worker is killed; each attempt appends a line to `log` (if given).
+  static osiiso::SyncTaskHandle<std::string> submit_nap(osiiso::MpiQueue& q, const osiiso::TaskOptions& options,
+                                                        osiiso::Seconds duration, std::string log = {}) {
+    return q.submit(options, contract::nap, duration.count(), std::move(log));
+  }
+};
+#endif
 
 /// A queue of kind `Queue`, built from `options` the way the contract runs it.
 template <class Queue>

@@ -145,14 +145,21 @@ std::multiset<T> as_set(const std::vector<T>& values) {
   return {values.begin(), values.end()};
 }
 
+#ifndef OSIISO_CONTRACT_MPI
 std::size_t auto_worker_limit() { return std::min<std::size_t>(32, std::max(1U, std::thread::hardware_concurrency())); }
+#endif
 
 }  // namespace
 
 // A contract case runs once per queue. It carries both queues' tags, so that "[thread_queue]" and
 // "[process_queue]" still select every case that tests that queue (and the other's instance too).
+// The MPI test program (tests/mpi/) compiles this file again for MpiQueue alone.
+#ifdef OSIISO_CONTRACT_MPI
+#define OSIISO_CONTRACT_CASE(name) TEMPLATE_TEST_CASE(name, "[queue_contract][mpi_contract]", osiiso::MpiQueue)
+#else
 #define OSIISO_CONTRACT_CASE(name) \
   TEMPLATE_TEST_CASE(name, "[queue_contract][thread_queue][process_queue]", osiiso::ThreadQueue, osiiso::ProcessQueue)
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Port of tests/test_thread_queue.py and tests/test_process_queue.py
@@ -556,7 +563,11 @@ OSIISO_CONTRACT_CASE("queue contract: constructor validation") {
   };
   SECTION("workers must be > 0") {
     CHECK_THROWS_AS(make({.workers = 0}), std::invalid_argument);
+#ifdef OSIISO_CONTRACT_MPI
+    CHECK_THROWS_WITH(make({.workers = 0}), "workers_per_rank must be > 0");  // MpiQueue's spelling
+#else
     CHECK_THROWS_WITH(make({.workers = 0}), "workers must be > 0");
+#endif
   }
   SECTION("timeout must be > 0") {
     CHECK_THROWS_AS(make({.timeout = -1s}), std::invalid_argument);
@@ -864,6 +875,8 @@ OSIISO_CONTRACT_CASE("queue contract: a full bounded queue blocks submit") {
   q.shutdown();
 }
 
+// An MpiQueue has a fixed worker count (ranks times workers per rank): no scaling to check.
+#ifndef OSIISO_CONTRACT_MPI
 OSIISO_CONTRACT_CASE("queue contract: unset workers scale with the backlog up to the limit") {
   const ScratchFile gate("osiiso_contract_gate");
   const auto limit = auto_worker_limit();
@@ -887,6 +900,7 @@ OSIISO_CONTRACT_CASE("queue contract: unset workers scale with the backlog up to
   (void)q.run();
   CHECK(q.results().size() == limit + 2);
 }
+#endif
 
 OSIISO_CONTRACT_CASE("queue contract: infinite mode run blocks until shutdown") {
   auto q = make_queue<TestType>({.workers = 1, .mode = osiiso::Mode::Infinite});

@@ -295,8 +295,28 @@ TEST_CASE("to_json() gives the counts, the failure groups and every result", "[r
   CHECK_THAT(json,
              Catch::Matchers::Contains(
                  R"("name":"quote\"d","status":"failed","attempts":2,"priority":3,"duration":0,"group_id":"g1")"));
-  CHECK_THAT(json, Catch::Matchers::Contains(R"("group_id":null,"message":"","error_type":null})"));
+  CHECK_THAT(json, Catch::Matchers::Contains(
+                       R"("group_id":null,"message":"","error_type":null,"worker_pid":null,"rank":null,"host":null})"));
   CHECK(json.ends_with("}]}"));
+}
+
+TEST_CASE("where a task ran is in its text, the report and the JSON", "[run_summary][display]") {
+  auto on_rank = [](std::string name, int rank, std::string host) {
+    auto r = make_success(std::move(name), 1);
+    r.worker_pid = 4242;
+    r.rank = rank;
+    r.host = std::move(host);
+    return r;
+  };
+  const auto a = on_rank("a", 1, "node-a");
+  CHECK_THAT(osiiso::to_string(a), Catch::Matchers::EndsWith(" (rank 1, host node-a)"));
+  const auto s = RunSummary::from_results(
+      {a, on_rank("b", 2, "node-b"), on_rank("c", 1, "node-a"), make_success("d", 1)}, Clock::now(), false);
+  const auto lines = display_lines(s);
+  CHECK(std::find(lines.begin(), lines.end(), "  Ranks       : 1 (node-a) ×2, 2 (node-b) ×1") != lines.end());
+  CHECK_THAT(s.to_json(), Catch::Matchers::Contains(R"("worker_pid":4242,"rank":2,"host":"node-b"})"));
+  const auto local = RunSummary::from_results({make_success("d", 1)}, Clock::now(), false);
+  for (const auto& line : display_lines(local)) CHECK_THAT(line, !Catch::Matchers::Contains("Ranks"));
 }
 
 TEST_CASE("display() reports a timed-out run", "[run_summary][display]") {

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace osiiso::detail {
 
@@ -29,10 +31,18 @@ struct Attempt {
   [[nodiscard]] Work& work() const;
 };
 
-// What an attempt produced: a value (error null) or an exception.
+// Where an attempt ran, as far as the backend knows (copied into the task's result).
+struct Placement {
+  std::optional<int> worker_pid{};
+  std::optional<int> rank{};
+  std::optional<std::string> host{};
+};
+
+// What an attempt produced: a value (error null) or an exception, and where it ran.
 struct Outcome {
   std::any value;
   std::exception_ptr error;
+  Placement placement{};
 };
 
 // A backend owns the workers. It pulls attempts with Engine::take_ready() when a worker is idle,

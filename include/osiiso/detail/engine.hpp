@@ -55,6 +55,8 @@ struct Task {
   // Guarded by Engine::mu_.
   Where where = Where::Queued;
   std::uint64_t attempt_id = 0;
+  // Active, but its attempt waits in the backend and has not begun (see AttemptStart::Deferred).
+  bool awaiting_begin = false;
 };
 
 using TaskPtr = std::shared_ptr<Task>;
@@ -63,6 +65,12 @@ inline Work& Attempt::work() const { return *task->work; }
 
 // Whether take_ready() applies the rate gate (failing a backlog at once does not wait for it).
 enum class GateUse { Respect, Bypass };
+
+// When an attempt begins: as it is taken, or when the backend says so (Engine::begin_attempt), for
+// a backend that queues attempts before they run (MpiQueue's prefetch). Until it begins an attempt
+// counts as pending, not active; its status, attempt count, start time, on_start hook and timeout
+// all wait for the beginning.
+enum class AttemptStart { AtTake, Deferred };
 
 // The queue options the engine needs, common to both queues.
 struct EngineConfig {
@@ -133,7 +141,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // under the engine lock as the attempt becomes active, so that an interrupt can never reach the
   // backend before the backend knows where the attempt runs.
   std::optional<Attempt> take_ready(const std::function<void(const Attempt&)>& claim = {},
-                                    GateUse gate = GateUse::Respect);
+                                    GateUse gate = GateUse::Respect, AttemptStart start = AttemptStart::AtTake);
+  // Backend side: a Deferred attempt began running (its timeout counts from now).
+  void begin_attempt(const Attempt& attempt);
   // Backend side: report what an attempt produced; false when the attempt was already settled.
   bool complete(const Attempt& attempt, Outcome outcome);
 
@@ -216,8 +226,12 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool pass_gate_locked();
   // To Queued (from a new, scheduled or retry-waiting task), waking idle workers.
   void make_ready_locked(const TaskPtr& task);
-  // To Active: a new attempt, with its deadline timer when the task has a timeout.
-  Attempt activate_locked(const TaskPtr& task);
+  // To Active: a new attempt, begun at once unless Deferred.
+  Attempt activate_locked(const TaskPtr& task, AttemptStart start);
+  // The attempt of an Active task begins: running status, attempt count, deadline timer.
+  void begin_locked(const TaskPtr& task);
+  // Leaving Active: forgets the attempt (and that it had not begun).
+  void deactivate_locked(const TaskPtr& task);
   // Asks the backend for the target worker count while the queue may scale.
   void scale_locked();
   // The configured workers, or one per backlogged task up to auto_limit.
@@ -229,7 +243,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // Active to RetryWait: the attempt is over (failed or timed out), its outcome pending.
   void suspend_locked(const TaskPtr& task);
   // Retries a suspended task (after retry_delay) or fails it for good; releases the lock.
-  void fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, const std::exception_ptr& error);
+  void fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, const std::exception_ptr& error,
+                    Placement placement = {});
   // Adds a timer, waking the timer thread when it is the earliest.
   void push_timer_locked(Clock::time_point at, const TaskPtr& task, TimerKind kind);
   // The timer thread.
@@ -284,6 +299,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   } result_counts_;
   std::uint64_t seq_ = 0;
   std::uint64_t attempt_seq_ = 0;
+  // Active tasks whose attempt has not begun (counted as pending).
+  std::size_t awaiting_begin_ = 0;
   std::uint64_t group_seq_ = 0;
   FailPolicy fail_policy_;
   // Not part of the Lifecycle: it only tells the timer thread that ~Engine runs, in any phase.

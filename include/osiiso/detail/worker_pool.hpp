@@ -25,6 +25,8 @@
 namespace osiiso::detail {
 
 struct PoolConfig {
+  // Names the queue in the messages of the errors tasks get.
+  std::string queue_name = "ProcessQueue";
   LauncherConfig launch{};
   // SIGTERM -> SIGKILL escalation when a job is killed.
   Seconds kill_grace{std::chrono::milliseconds(100)};
@@ -58,10 +60,11 @@ class PoolListener {
 
   // The next job for an idle worker; nullopt when there is none.
   virtual std::optional<PoolJob> next_job() = 0;
-  // Job `id` got its reply: a Value or an Error frame.
-  virtual void job_replied(std::uint64_t id, const Frame& reply) = 0;
-  // Job `id` ended without a reply (its worker died, broke the protocol, or its task called exit()).
-  virtual void job_failed(std::uint64_t id, std::exception_ptr error) = 0;
+  // Job `id` got its reply from worker `worker_pid`: a Value or an Error frame.
+  virtual void job_replied(std::uint64_t id, const Frame& reply, int worker_pid) = 0;
+  // Job `id` ended without a reply (its worker died, broke the protocol, or its task called
+  // exit()); `worker_pid` is the worker it was given to (0: none).
+  virtual void job_failed(std::uint64_t id, std::exception_ptr error, int worker_pid) = 0;
   // No worker can run anything now: every waiting job fails with `error`.
   virtual void fail_waiting(const std::exception_ptr& error) = 0;
 };
