@@ -69,6 +69,7 @@ void roundtrip(benchmark::State& state, const char* method) {
   }
   state.counters["median_us"] = osiiso::bench::median(samples);
   state.counters["p99_us"] = osiiso::bench::quantile(samples, 0.99);
+  state.counters["max_us"] = osiiso::bench::quantile(samples, 1.0);
 }
 
 // 2b. 500 round trips, a burst of 20,000 trivial tasks, 500 round trips again: after a burst the

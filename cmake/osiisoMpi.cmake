@@ -35,4 +35,14 @@ if(OSIISO_HAS_MPI)
   osiiso_enable_warnings(osiiso_mpi)
   # mpirun, for the tests and examples.
   find_program(OSIISO_MPIEXEC NAMES mpiexec mpirun HINTS ${MPIEXEC_EXECUTABLE})
+
+  # The environment of a test run under mpirun: one machine, so shared memory only (no TCP
+  # transport). The sanitizers would report Open MPI's own doings (it is not built with them): they
+  # are suppressed by library (tests/mpi/*_openmpi.supp); LeakSanitizer needs whole stacks (the slow
+  # unwinder) and the MCA plugins still loaded when the process ends to name them.
+  function(osiiso_mpi_test_environment)
+    set(supp ${PROJECT_SOURCE_DIR}/tests/mpi)
+    set_tests_properties(${ARGN} PROPERTIES ENVIRONMENT_MODIFICATION
+      "OMPI_MCA_btl=set:self,vader;OMPI_MCA_mca_base_component_disable_dlclose=set:1;ASAN_OPTIONS=string_append::fast_unwind_on_malloc=0;LSAN_OPTIONS=set:suppressions=${supp}/lsan_openmpi.supp;TSAN_OPTIONS=string_append::suppressions=${supp}/tsan_openmpi.supp")
+  endfunction()
 endif()

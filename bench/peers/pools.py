@@ -100,7 +100,7 @@ def roundtrip(impl, context):
         p.value(p.submit(noop, i))
         samples.append((time.perf_counter() - start) * 1e6)
     p.close()
-    return {"median_us": statistics.median(samples), "p99_us": quantile(samples, 0.99)}
+    return {"median_us": statistics.median(samples), "p99_us": quantile(samples, 0.99), "max_us": max(samples)}
 
 
 def throughput(impl, context, tasks=20000):

@@ -9,6 +9,7 @@
 #include <osiiso/detail/frame.hpp>
 #include <osiiso/detail/mpi_pacing.hpp>
 #include <osiiso/detail/mpi_root_session.hpp>
+#include <osiiso/detail/mpi_server.hpp>
 #include <osiiso/detail/mpi_world.hpp>
 #include <osiiso/detail/process_work.hpp>
 #include <osiiso/detail/reply_outcome.hpp>
@@ -40,19 +41,6 @@ void block_async_signals() {
   sigfillset(&set);
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&set, sig);
   ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-PoolConfig local_pool_config(const SessionConfig& s) {
-  return PoolConfig{
-      .queue_name = "MpiQueue",
-      .launch = {.method = s.method, .executable = {}, .start_timeout = s.start_timeout},
-      .kill_grace = s.kill_grace,
-      .max_frame_size = kMaxFrameSize,
-      .initializer_request = s.initializer_request,
-      .initializer_name = s.initializer_name,
-      .max_jobs_per_worker = s.max_jobs_per_worker,
-      .max_worker_memory = s.max_worker_memory,
-  };
 }
 
 }  // namespace
@@ -115,7 +103,7 @@ struct MpiBackend::Impl final : PoolListener {
     EventLoop loop;
     loop.watch(wake_event.fd(), EventLoop::kReadable, kWakeTag);
     std::optional<LocalWorkerPool> pool;
-    if (config.root_runs_tasks) pool.emplace(local_pool_config(config.session), *this, loop);
+    if (config.root_runs_tasks) pool.emplace(session_pool_config(config.session), *this, loop);
     local = pool ? &*pool : nullptr;
     for (;;) {
       std::vector<Attempt> to_interrupt;

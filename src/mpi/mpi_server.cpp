@@ -14,22 +14,18 @@
 
 namespace osiiso::detail {
 
-namespace {
-
-PoolConfig pool_config(const SessionConfig& config) {
+PoolConfig session_pool_config(const SessionConfig& session) {
   return PoolConfig{
       .queue_name = "MpiQueue",
-      .launch = {.method = config.method, .executable = {}, .start_timeout = config.start_timeout},
-      .kill_grace = config.kill_grace,
+      .launch = {.method = session.method, .executable = {}, .start_timeout = session.start_timeout},
+      .kill_grace = session.kill_grace,
       .max_frame_size = kMaxFrameSize,
-      .initializer_request = config.initializer_request,
-      .initializer_name = config.initializer_name,
-      .max_jobs_per_worker = config.max_jobs_per_worker,
-      .max_worker_memory = config.max_worker_memory,
+      .initializer_request = session.initializer_request,
+      .initializer_name = session.initializer_name,
+      .max_jobs_per_worker = session.max_jobs_per_worker,
+      .max_worker_memory = session.max_worker_memory,
   };
 }
-
-}  // namespace
 
 void RankServer::serve() {
   EventLoop idle_loop;  // nothing to watch between sessions: it only paces the polling
@@ -64,7 +60,7 @@ bool RankServer::run_session(const SessionConfig& config) {
   running_.clear();
   outbox_.clear();
   EventLoop loop;
-  LocalWorkerPool pool(pool_config(config), *this, loop);
+  LocalWorkerPool pool(session_pool_config(config), *this, loop);
   last_sent_ = Clock::now();
   for (;;) {
     while (auto message = channel_.poll()) {

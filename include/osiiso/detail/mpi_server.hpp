@@ -17,6 +17,9 @@
 
 namespace osiiso::detail {
 
+// The local worker pool that runs a session's tasks (on a serving rank, or on rank 0 itself).
+[[nodiscard]] PoolConfig session_pool_config(const SessionConfig& session);
+
 class RankServer final : public PoolListener {
  public:
   explicit RankServer(MpiChannel& channel) : channel_(channel) {}
