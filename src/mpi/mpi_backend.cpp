@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-// MpiQueue's backend on rank 0: a thread that owns every MPI call of a queue's session. Other
-// threads leave commands (worker target, interrupts, stop) and wake it; it runs the session
-// (RootSession) and, with root_runs_tasks, a local worker pool of its own.
+// MpiQueue's backend on rank 0: a thread (a BackendThread) that owns every MPI call of a queue's
+// session. It runs the session (RootSession) and, with root_runs_tasks, a local worker pool of
+// its own.
 #include <osiiso/detail/mpi_backend.hpp>
 
+#include <osiiso/detail/backend_thread.hpp>
 #include <osiiso/detail/engine.hpp>
 #include <osiiso/detail/event_loop.hpp>
 #include <osiiso/detail/frame.hpp>
@@ -13,19 +14,13 @@
 #include <osiiso/detail/mpi_world.hpp>
 #include <osiiso/detail/process_work.hpp>
 #include <osiiso/detail/reply_outcome.hpp>
-#include <osiiso/detail/wake_event.hpp>
 #include <osiiso/detail/worker_pool.hpp>
 #include <osiiso/errors.hpp>
 
 #include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
 
-#include <atomic>
 #include <cstdio>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -34,14 +29,6 @@ namespace osiiso::detail {
 namespace {
 
 constexpr std::uint64_t kWakeTag = 0;
-
-// Signals the thread blocks (everything asynchronous): they belong to the main thread.
-void block_async_signals() {
-  sigset_t set;
-  sigfillset(&set);
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&set, sig);
-  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
 
 }  // namespace
 
@@ -52,36 +39,16 @@ struct MpiBackend::Impl final : PoolListener {
   Engine& engine;
   MpiWorld& world;
   const MpiBackendConfig config;
-  WakeEvent wake_event;
-
-  // Commands from other threads, guarded by mu.
-  mutable std::mutex mu;
-  std::vector<Attempt> interrupts;
-  bool stop_requested = false;
-  std::thread thread;
-  bool thread_done = false;
-  std::atomic<std::thread::id> thread_id{};
-  std::atomic<std::size_t> live{0};
 
   // Thread state: the attempts rank 0's own workers run.
   std::unordered_map<std::uint64_t, Attempt> local_running;
   LocalWorkerPool* local = nullptr;
   PollPacing pacing;
 
-  void wake() noexcept { wake_event.wake(); }
-
-  void start_thread_locked() {
-    if (thread.joinable() && !thread_done) return;
-    if (thread.joinable()) thread.join();
-    stop_requested = false;
-    thread_done = false;
-    thread = std::thread([this] { run(); });
-  }
+  // Last, so that it is joined before the rest goes.
+  BackendThread thread{"MpiQueue's rank-0 messaging thread", [this] { run(); }};
 
   void run() {
-    thread_id = std::this_thread::get_id();
-    const DispatchThread dispatching("MpiQueue's rank-0 messaging thread");
-    block_async_signals();
     RootSession session(engine, world, config);
     try {
       serve(session);
@@ -90,31 +57,22 @@ struct MpiBackend::Impl final : PoolListener {
           "MpiQueue: rank 0's messaging thread failed ({}); the running and queued tasks failed with this error",
           e.what())));
       fail_everything(session, error);
-      wait_for_stop(error);
+      // Every task submitted until the queue stops fails with the same error.
+      while (thread.wait_for_wake()) fail_waiting(error);
     }
-    live = 0;
-    thread_id = std::thread::id();
-    std::lock_guard lock(mu);
-    thread_done = true;
   }
 
   void serve(RootSession& session) {
     session.open();
     EventLoop loop;
-    loop.watch(wake_event.fd(), EventLoop::kReadable, kWakeTag);
+    loop.watch(thread.wake_fd(), EventLoop::kReadable, kWakeTag);
     std::optional<LocalWorkerPool> pool;
     if (config.root_runs_tasks) pool.emplace(session_pool_config(config.session), *this, loop);
     local = pool ? &*pool : nullptr;
     for (;;) {
-      std::vector<Attempt> to_interrupt;
-      bool stop = false;
-      {
-        std::lock_guard lock(mu);
-        to_interrupt.swap(interrupts);
-        stop = stop_requested;
-      }
-      for (const auto& attempt : to_interrupt) interrupt_attempt(session, attempt);
-      if (stop) {
+      const auto commands = thread.take();
+      for (const auto& attempt : commands.interrupts) interrupt_attempt(session, attempt);
+      if (commands.stop) {
         if (local != nullptr) local->stop(config.session.stop_timeout);
         local = nullptr;
         session.close();
@@ -131,7 +89,7 @@ struct MpiBackend::Impl final : PoolListener {
             OsiisoError("MpiQueue: no serving rank is left (every rank was lost); the task did not run. See "
                         "docs/mpi.md for running under mpirun --enable-recovery")));
       }
-      live = session.live_workers() + (local != nullptr ? local->size() : 0);
+      thread.set_live(session.live_workers() + (local != nullptr ? local->size() : 0));
       if (busy) pacing.active(now);
       Clock::duration cap = to_clock_duration(config.poll);
       if (local != nullptr) cap = local->next_timeout(cap);
@@ -142,7 +100,7 @@ struct MpiBackend::Impl final : PoolListener {
       for (const auto tag : ready) {
         pacing.active(Clock::now());
         if (tag == kWakeTag) {
-          wake_event.drain();
+          thread.drain();
         } else if (local != nullptr) {
           local->handle(tag);
         }
@@ -161,27 +119,13 @@ struct MpiBackend::Impl final : PoolListener {
   }
 
   void fail_everything(RootSession& session, const std::exception_ptr& error) noexcept {
-    live = 0;
+    thread.set_live(0);
     try {
       session.fail_running(error);
       for (auto& [id, attempt] : std::exchange(local_running, {})) engine.complete(attempt, Outcome{{}, error});
       fail_waiting(error);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "osiiso: MpiQueue could not report its thread's failure: %s\n", e.what());
-    }
-  }
-
-  // After a failure: every task submitted until the queue stops fails with `error`.
-  void wait_for_stop(const std::exception_ptr& error) {
-    for (;;) {
-      {
-        std::lock_guard lock(mu);
-        if (stop_requested) return;
-      }
-      pollfd p{wake_event.fd(), POLLIN, 0};
-      retry_on_eintr([&] { return ::poll(&p, 1, -1); });
-      wake_event.drain();
-      fail_waiting(error);
     }
   }
 
@@ -232,53 +176,21 @@ MpiBackend::MpiBackend(Engine& engine, MpiWorld& world, MpiBackendConfig config)
     : impl_(std::make_unique<Impl>(engine, world, std::move(config))) {}
 
 MpiBackend::~MpiBackend() {
-  stop_workers();
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->thread.joinable()) impl_->thread.detach();
-  }
+  impl_->thread.stop();
   impl_->world.release();
 }
 
-void MpiBackend::ensure_workers(std::size_t count) {
-  std::lock_guard lock(impl_->mu);
-  // The worker count is fixed: the first call starts the session, later ones change nothing.
-  if (count == 0 || (impl_->thread.joinable() && !impl_->thread_done)) return;
-  impl_->start_thread_locked();
-  impl_->wake();
-}
+// The worker count is fixed: the first call starts the session, later ones change nothing.
+void MpiBackend::ensure_workers(std::size_t count) { impl_->thread.ensure(count); }
 
-void MpiBackend::notify_ready() { impl_->wake(); }
+void MpiBackend::notify_ready() { impl_->thread.wake(); }
 
-void MpiBackend::interrupt(const Attempt& attempt) {
-  {
-    std::lock_guard lock(impl_->mu);
-    if (!impl_->thread.joinable() || impl_->thread_done) return;
-    impl_->interrupts.push_back(attempt);
-  }
-  impl_->wake();
-}
+void MpiBackend::interrupt(const Attempt& attempt) { impl_->thread.interrupt(attempt); }
 
-void MpiBackend::stop_workers() {
-  std::thread thread;
-  {
-    std::lock_guard lock(impl_->mu);
-    if (!impl_->thread.joinable()) return;
-    impl_->stop_requested = true;
-    impl_->wake();
-    // A hook running on the thread cannot join it: it stops after the hook returns and is joined
-    // by the next stop_workers() or the destructor.
-    if (owns_current_thread()) return;
-    thread = std::move(impl_->thread);
-  }
-  thread.join();
-  std::lock_guard lock(impl_->mu);
-  impl_->thread_done = false;
-  impl_->stop_requested = false;
-}
+void MpiBackend::stop_workers() { impl_->thread.stop(); }
 
-std::size_t MpiBackend::worker_count() const { return impl_->live.load(); }
+std::size_t MpiBackend::worker_count() const { return impl_->thread.live(); }
 
-bool MpiBackend::owns_current_thread() const { return impl_->thread_id.load() == std::this_thread::get_id(); }
+bool MpiBackend::owns_current_thread() const { return impl_->thread.on_thread(); }
 
 }  // namespace osiiso::detail

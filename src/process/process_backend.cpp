@@ -1,27 +1,21 @@
 // SPDX-License-Identifier: MIT
-// ProcessQueue's backend: a poller thread that drives a local worker pool for the engine. Other
-// threads leave commands (worker target, interrupts, stop) and wake it; it turns attempts into
-// pool jobs and pool outcomes into the engine's completions.
+// ProcessQueue's backend: a poller thread (a BackendThread) that drives a local worker pool for
+// the engine. It turns attempts into pool jobs and pool outcomes into the engine's completions.
 #include <osiiso/detail/process_backend.hpp>
 
+#include <osiiso/detail/backend_thread.hpp>
 #include <osiiso/detail/engine.hpp>
 #include <osiiso/detail/event_loop.hpp>
 #include <osiiso/detail/process_work.hpp>
 #include <osiiso/detail/reply_outcome.hpp>
-#include <osiiso/detail/wake_event.hpp>
 #include <osiiso/detail/worker.hpp>
 #include <osiiso/detail/worker_pool.hpp>
 #include <osiiso/errors.hpp>
 
 #include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -33,14 +27,6 @@ namespace {
 // The poller's own tag in its event loop (the pool's are above it).
 constexpr std::uint64_t kWakeTag = 0;
 
-// Signals the poller thread blocks (everything asynchronous): they belong to the main thread.
-void block_async_signals() {
-  sigset_t set;
-  sigfillset(&set);
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&set, sig);
-  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 }  // namespace
 
 struct ProcessBackend::Impl final : PoolListener {
@@ -48,30 +34,12 @@ struct ProcessBackend::Impl final : PoolListener {
 
   Engine& engine;
   const ProcessBackendConfig config;
-  WakeEvent wake_event;
-
-  // Commands from other threads, guarded by mu.
-  mutable std::mutex mu;
-  std::size_t target = 0;
-  std::vector<Attempt> interrupts;
-  bool stop_requested = false;
-  std::thread thread;
-  bool thread_done = false;
-  std::atomic<std::thread::id> poller_id{};
-  std::atomic<std::size_t> live{0};
 
   // Poller-thread state: the attempts the pool runs, by attempt id.
   std::unordered_map<std::uint64_t, Attempt> running;
 
-  void wake() noexcept { wake_event.wake(); }
-
-  void start_thread_locked() {
-    if (thread.joinable() && !thread_done) return;
-    if (thread.joinable()) thread.join();  // it already finished its stop
-    stop_requested = false;
-    thread_done = false;
-    thread = std::thread([this] { run(); });
-  }
+  // Last, so that it is joined before the rest goes.
+  BackendThread thread{"ProcessQueue's poller thread", [this] { run(); }};
 
   PoolConfig pool_config() const {
     return PoolConfig{
@@ -88,9 +56,6 @@ struct ProcessBackend::Impl final : PoolListener {
   // ---- the poller ----
 
   void run() {
-    poller_id = std::this_thread::get_id();
-    const DispatchThread dispatching("ProcessQueue's poller thread");
-    block_async_signals();
     // A failure of the machinery itself (no epoll instance, a failing epoll_wait, no memory for
     // the poller's own state) fails what was running and queued with its cause; the next wake-up
     // (a submission, say) tries again, so the queue recovers when the cause goes away.
@@ -104,47 +69,35 @@ struct ProcessBackend::Impl final : PoolListener {
                         "error and the workers were stopped; new tasks start new workers when the cause is gone",
                         e.what()))));
       }
-      if (!wait_for_wake()) break;
+      if (!thread.wait_for_wake()) break;
     }
-    live = 0;
-    poller_id = std::thread::id();
-    std::lock_guard lock(mu);
-    thread_done = true;
   }
 
   // One event loop and one pool until a stop (or a failure, thrown; the pool dies killing its
   // workers on the way out).
   void serve() {
     EventLoop loop;
-    loop.watch(wake_event.fd(), EventLoop::kReadable, kWakeTag);
+    loop.watch(thread.wake_fd(), EventLoop::kReadable, kWakeTag);
     LocalWorkerPool pool(pool_config(), *this, loop);
     for (;;) {
-      std::size_t want = 0;
-      std::vector<Attempt> to_interrupt;
-      bool stop = false;
-      {
-        std::lock_guard lock(mu);
-        want = target;
-        to_interrupt.swap(interrupts);
-        stop = stop_requested;
-      }
-      for (const auto& attempt : to_interrupt) interrupt_attempt(pool, attempt);
-      if (stop) {
-        loop.unwatch(wake_event.fd());
+      auto commands = thread.take();
+      for (const auto& attempt : commands.interrupts) interrupt_attempt(pool, attempt);
+      if (commands.stop) {
+        loop.unwatch(thread.wake_fd());
         pool.stop(config.stop_timeout);
         return;
       }
-      pool.prepare(want);
-      live = pool.size();
+      pool.prepare(commands.target);
+      thread.set_live(pool.size());
       for (const auto tag : loop.wait(pool.next_timeout(to_clock_duration(config.poll)))) {
         if (tag == kWakeTag) {
-          wake_event.drain();
+          thread.drain();
         } else {
           pool.handle(tag);
         }
       }
       pool.expire();
-      live = pool.size();
+      thread.set_live(pool.size());
     }
   }
 
@@ -157,27 +110,15 @@ struct ProcessBackend::Impl final : PoolListener {
 
   // Fails what the pool was running and everything queued with `error` (the pool is gone).
   void fail_everything(const std::exception_ptr& error) noexcept {
-    {
-      std::lock_guard lock(mu);
-      interrupts.clear();
-    }
-    live = 0;
+    thread.set_live(0);
     try {
+      (void)thread.take();  // the interrupts were for the pool that is gone
       auto stranded = std::exchange(running, {});
       for (const auto& [id, attempt] : stranded) engine.complete(attempt, Outcome{{}, error});
       fail_waiting(error);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "osiiso: ProcessQueue could not report its poller's failure: %s\n", e.what());
     }
-  }
-
-  // After a failure: waits for the next wake-up without epoll; false when asked to stop.
-  bool wait_for_wake() {
-    pollfd p{wake_event.fd(), POLLIN, 0};
-    retry_on_eintr([&] { return ::poll(&p, 1, -1); });
-    wake_event.drain();
-    std::lock_guard lock(mu);
-    return !stop_requested;
   }
 
   // ---- PoolListener ----
@@ -233,55 +174,18 @@ ProcessBackend::ProcessBackend(Engine& engine, ProcessBackendConfig config)
   refuse_nested_start();
 }
 
-ProcessBackend::~ProcessBackend() {
-  stop_workers();
-  std::lock_guard lock(impl_->mu);
-  // Destroyed from a hook on the poller itself: it cannot join itself.
-  if (impl_->thread.joinable()) impl_->thread.detach();
-}
+ProcessBackend::~ProcessBackend() = default;
 
-void ProcessBackend::ensure_workers(std::size_t count) {
-  std::lock_guard lock(impl_->mu);
-  if (count <= impl_->target && impl_->thread.joinable() && !impl_->thread_done) return;
-  impl_->target = std::max(impl_->target, count);
-  if (impl_->target == 0) return;
-  if (impl_->stop_requested && impl_->thread.joinable() && !impl_->thread_done) return;  // stopping
-  impl_->start_thread_locked();
-  impl_->wake();
-}
+void ProcessBackend::ensure_workers(std::size_t count) { impl_->thread.ensure(count); }
 
-void ProcessBackend::notify_ready() { impl_->wake(); }
+void ProcessBackend::notify_ready() { impl_->thread.wake(); }
 
-void ProcessBackend::interrupt(const Attempt& attempt) {
-  {
-    std::lock_guard lock(impl_->mu);
-    if (!impl_->thread.joinable() || impl_->thread_done) return;
-    impl_->interrupts.push_back(attempt);
-  }
-  impl_->wake();
-}
+void ProcessBackend::interrupt(const Attempt& attempt) { impl_->thread.interrupt(attempt); }
 
-void ProcessBackend::stop_workers() {
-  std::thread thread;
-  {
-    std::lock_guard lock(impl_->mu);
-    impl_->target = 0;
-    if (!impl_->thread.joinable()) return;
-    impl_->stop_requested = true;
-    impl_->wake();
-    // A hook running on the poller cannot join it: the poller stops after the hook returns and
-    // is joined by the next stop_workers() or the destructor.
-    if (owns_current_thread()) return;
-    thread = std::move(impl_->thread);
-  }
-  thread.join();
-  std::lock_guard lock(impl_->mu);
-  impl_->thread_done = false;
-  impl_->stop_requested = false;
-}
+void ProcessBackend::stop_workers() { impl_->thread.stop(); }
 
-std::size_t ProcessBackend::worker_count() const { return impl_->live.load(); }
+std::size_t ProcessBackend::worker_count() const { return impl_->thread.live(); }
 
-bool ProcessBackend::owns_current_thread() const { return impl_->poller_id.load() == std::this_thread::get_id(); }
+bool ProcessBackend::owns_current_thread() const { return impl_->thread.on_thread(); }
 
 }  // namespace osiiso::detail
