@@ -32,7 +32,7 @@ namespace {
 constexpr auto kFinalizeGrace = std::chrono::seconds(5);
 
 struct Environment {
-  std::unique_ptr<boost::mpi::environment> mpi;
+  bool initialized = false;
   std::unique_ptr<MpiChannel> channel;
   std::unique_ptr<MpiWorld> world;
   bool finalized = false;
@@ -60,13 +60,9 @@ void end_program() noexcept {
   }
   env.world.reset();
   env.channel.reset();
-  if (any_lost) {
-    // MPI_Finalize can wait forever for a lost rank (seen under --enable-recovery): rank 0 leaves
-    // MPI unfinalized instead, so that the program ends, with its own exit status.
-    (void)env.mpi.release();
-    return;
-  }
-  env.mpi.reset();  // MPI_Finalize
+  // MPI_Finalize can wait forever for a lost rank (seen under --enable-recovery): rank 0 leaves
+  // MPI unfinalized then, so that the program ends, with its own exit status.
+  if (!any_lost) MPI_Finalize();
 }
 
 // A serving rank's end: finalize, bounded when the job lost a rank.
@@ -81,7 +77,7 @@ void end_program() noexcept {
       std::_Exit(0);
     }).detach();
   }
-  env.mpi.reset();
+  MPI_Finalize();
   std::cout.flush();
   std::fflush(nullptr);
   std::_Exit(0);
@@ -132,9 +128,12 @@ void init(int argc, char** argv) {
   // A worker spawned on any rank serves its tasks here and never returns: it must not join MPI.
   osiiso::init(argc, argv);
   auto& env = detail::environment();
-  if (env.mpi || env.finalized) return;
-  env.mpi = std::make_unique<boost::mpi::environment>(argc, argv, boost::mpi::threading::serialized);
-  if (boost::mpi::environment::thread_level() < boost::mpi::threading::serialized) {
+  if (env.initialized || env.finalized) return;
+  // MPI itself, not boost::mpi::environment: its destructor would finalize unconditionally.
+  int provided = MPI_THREAD_SINGLE;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+  env.initialized = true;
+  if (provided < MPI_THREAD_SERIALIZED) {
     throw OsiisoError(
         "osiiso::mpi::init(): this MPI does not support MPI_THREAD_SERIALIZED, which MpiQueue needs (its rank 0 "
         "talks to the other ranks from a background thread)");
