@@ -191,7 +191,13 @@ void scale(benchmark::State& state, const char* method) {
     const double after = osiiso::bench::resident_bytes();
     q.join();
     const double total = seconds_since(start);
+    const double peak = osiiso::bench::peak_resident_bytes();
+    handles = {};
+    q.clear_results();
+    const double cleared = osiiso::bench::resident_bytes();
     state.counters["bytes_per_task"] = (after - before) / static_cast<double>(tasks);
+    state.counters["peak_bytes_per_task"] = (peak - before) / static_cast<double>(tasks);
+    state.counters["after_clear_MiB"] = (cleared - before) / (1024.0 * 1024.0);
     state.counters["submit_first_us"] = first_tenth / static_cast<double>(tenth) * 1e6;
     state.counters["submit_last_us"] = (submitted - last_tenth_start) / static_cast<double>(tenth) * 1e6;
     state.counters["total_s"] = total;

@@ -73,4 +73,17 @@ inline unsigned long long spin(unsigned long long iterations) {
   return x;
 }
 
+// The peak resident set size of this process in bytes (VmHWM in /proc/self/status).
+inline double peak_resident_bytes() {
+  double kib = 0;
+  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+    }
+    std::fclose(f);
+  }
+  return kib * 1024.0;
+}
+
 }  // namespace osiiso::bench

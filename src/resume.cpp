@@ -19,7 +19,7 @@ TaskStatePtr restored_task(const TaskOptions& options, std::string name, std::an
   state->created_at = Clock::now();
   state->metadata = options.metadata;
   state->status = TaskStatus::Succeeded;
-  auto result = std::make_unique<TaskResult>(
+  auto result = std::make_shared<TaskResult>(
       make_result(*state, TaskStatus::Succeeded, "restored from checkpoint", state->created_at));
   result->set_value(std::move(value));
   state->result = std::move(result);

@@ -21,20 +21,30 @@ ThreadBackend::~ThreadBackend() { stop_workers(); }
 void ThreadBackend::spawn_locked() {
   auto slot = std::make_shared<RunningAttempt>();
   workers_.push_back(Worker{std::thread([this, slot] { worker_loop(slot); }), slot});
+  worker_total_ = workers_.size();
 }
 
 void ThreadBackend::ensure_workers(std::size_t count) {
+  // Called on every submission: nothing to do is the common case, and it takes no lock.
+  if (worker_total_.load() >= count) return;
   std::lock_guard lock(mu_);
   if (stopping_) return;
   while (workers_.size() < count) spawn_locked();
 }
 
 void ThreadBackend::notify_ready() {
-  {
-    std::lock_guard lock(mu_);
-    ++ready_generation_;
-  }
+  ++ready_generation_;
+  if (idle_.load() == 0) return;
+  // Taken so that a worker between its last look at the generation and its sleep is asleep by now.
+  { const std::lock_guard lock(mu_); }
   cv_.notify_one();
+}
+
+void ThreadBackend::wait_for_work(std::uint64_t seen) {
+  std::unique_lock lock(mu_);
+  ++idle_;
+  cv_.wait(lock, [&] { return ready_generation_.load() != seen || stopping_.load(); });
+  --idle_;
 }
 
 std::exception_ptr ThreadBackend::initialize() const noexcept {
@@ -52,12 +62,8 @@ void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
   std::exception_ptr init_error;
   std::size_t tasks_run = 0;
   for (;;) {
-    std::uint64_t seen = 0;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_ || slot->abandoned) return;
-      seen = ready_generation_;
-    }
+    const std::uint64_t seen = ready_generation_.load();
+    if (stopping_.load()) return;
     // Until it succeeds, every task this worker takes runs the initializer first; a failure is
     // the outcome of the task it was to run.
     if (!initialized && !init_error) {
@@ -65,19 +71,19 @@ void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
       initialized = init_error == nullptr;
     }
     // Claimed under the engine lock, so interrupt() always finds the attempt in this slot.
-    std::optional<Attempt> attempt = engine_.take_ready([this, &slot](const Attempt& claimed) {
-      std::lock_guard lock(mu_);
+    std::optional<Attempt> attempt = engine_.take_ready([&slot](const Attempt& claimed) {
+      const bool wants_token = static_cast<const ThreadWork&>(claimed.work()).takes_stop_token();
+      std::lock_guard lock(slot->mu);
       slot->attempt_id = claimed.id;
-      slot->stop = std::stop_source();
+      slot->stop = wants_token ? std::stop_source() : std::stop_source(std::nostopstate);
     });
     if (!attempt) {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return ready_generation_ != seen || stopping_; });
+      wait_for_work(seen);
       continue;
     }
     std::stop_token token;
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(slot->mu);
       if (slot->abandoned) return;  // interrupted before it started; keep_alive dies with the slot
       token = slot->stop.get_token();
     }
@@ -97,7 +103,7 @@ void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
     }
     std::shared_ptr<Engine> keep_alive;
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(slot->mu);
       slot->attempt_id = 0;
       if (slot->abandoned) keep_alive = std::move(slot->keep_alive);
     }
@@ -126,6 +132,7 @@ void ThreadBackend::retire(const std::shared_ptr<RunningAttempt>& slot) {
     finished.swap(retired_);
     retired_.push_back(std::move(it->thread));
     workers_.erase(it);
+    worker_total_ = workers_.size();
     if (!stopping_) spawn_locked();
   }
   // Earlier retired threads only return from worker_loop: joining them is short.
@@ -134,15 +141,23 @@ void ThreadBackend::retire(const std::shared_ptr<RunningAttempt>& slot) {
 
 void ThreadBackend::interrupt(const Attempt& attempt) {
   std::lock_guard lock(mu_);
-  const auto it =
-      std::find_if(workers_.begin(), workers_.end(), [&](const Worker& w) { return w.slot->attempt_id == attempt.id; });
-  if (it == workers_.end()) return;  // it finished meanwhile; the engine ignores its outcome
-  it->slot->abandoned = true;
-  it->slot->keep_alive = engine_.shared_from_this();
-  it->slot->stop.request_stop();
-  it->thread.detach();
-  workers_.erase(it);
-  if (!stopping_) spawn_locked();
+  for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+    {
+      // Matched and abandoned under one hold of the slot's lock: the worker cannot finish this
+      // attempt and claim the next one in between.
+      std::lock_guard slot_lock(it->slot->mu);
+      if (it->slot->attempt_id != attempt.id) continue;
+      it->slot->abandoned = true;
+      it->slot->keep_alive = engine_.shared_from_this();
+      it->slot->stop.request_stop();
+    }
+    it->thread.detach();
+    workers_.erase(it);
+    worker_total_ = workers_.size();
+    if (!stopping_) spawn_locked();
+    return;
+  }
+  // Not found: it finished meanwhile; the engine ignores its outcome.
 }
 
 void ThreadBackend::stop_workers() {
@@ -152,6 +167,7 @@ void ThreadBackend::stop_workers() {
     std::lock_guard lock(mu_);
     stopping_ = true;
     workers.swap(workers_);
+    worker_total_ = 0;
     retired.swap(retired_);
   }
   cv_.notify_all();

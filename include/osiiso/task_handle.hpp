@@ -70,9 +70,9 @@ class [[nodiscard]] SyncTaskHandle {
   const TaskResult& wait(std::chrono::duration<Rep, Period> timeout) const {
     constexpr const char* member = "SyncTaskHandle::wait()";
     start_queue_if_idle(member);
-    std::unique_lock lock(state_->mu);
+    std::unique_lock lock(state_->mu());
     if (!state_->result) detail::check_blocking_wait(member, state_->name, state_->fork_generation);
-    if (!state_->cv.wait_for(lock, timeout, [this] { return state_->result != nullptr; })) {
+    if (!state_->cv().wait_for(lock, timeout, [this] { return state_->result != nullptr; })) {
       throw TimeoutError("SyncTaskHandle::wait(): task '" + state_->name + "' did not finish within the timeout");
     }
     return *state_->result;
@@ -106,14 +106,14 @@ class [[nodiscard]] SyncTaskHandle {
   /// True once the task has a final result.
   [[nodiscard]] bool done() const {
     const auto& s = state("SyncTaskHandle::done()");
-    std::lock_guard lock(s.mu);
+    std::lock_guard lock(s.mu());
     return s.result != nullptr;
   }
 
   /// True if the task was cancelled.
   [[nodiscard]] bool cancelled() const {
     const auto& s = state("SyncTaskHandle::cancelled()");
-    std::lock_guard lock(s.mu);
+    std::lock_guard lock(s.mu());
     return s.result && s.result->status == TaskStatus::Cancelled;
   }
 
@@ -123,7 +123,7 @@ class [[nodiscard]] SyncTaskHandle {
   & > void add_done_callback(F&& fn) const {
     auto& s = state("SyncTaskHandle::add_done_callback()");
     {
-      std::lock_guard lock(s.mu);
+      std::lock_guard lock(s.mu());
       if (!s.result) {
         s.callbacks.emplace_back(std::forward<F>(fn));
         return;
@@ -135,17 +135,17 @@ class [[nodiscard]] SyncTaskHandle {
   /// Current lifecycle status.
   [[nodiscard]] TaskStatus status() const {
     const auto& s = state("SyncTaskHandle::status()");
-    std::lock_guard lock(s.mu);
+    std::lock_guard lock(s.mu());
     return s.status;
   }
   /// Attempts started so far.
   [[nodiscard]] std::size_t attempts() const {
     const auto& s = state("SyncTaskHandle::attempts()");
-    std::lock_guard lock(s.mu);
+    std::lock_guard lock(s.mu());
     return s.attempts;
   }
   /// Unique hexadecimal task id.
-  [[nodiscard]] const std::string& task_id() const { return state("SyncTaskHandle::task_id()").task_id; }
+  [[nodiscard]] std::string task_id() const { return state("SyncTaskHandle::task_id()").task_id.str(); }
   /// Task name.
   [[nodiscard]] const std::string& name() const { return state("SyncTaskHandle::name()").name; }
   /// Scheduling priority (lower runs first).
@@ -190,15 +190,15 @@ class [[nodiscard]] SyncTaskHandle {
 
   const TaskResult& wait_until_done(const char* member) const {
     start_queue_if_idle(member);
-    std::unique_lock lock(state_->mu);
+    std::unique_lock lock(state_->mu());
     if (!state_->result) detail::check_blocking_wait(member, state_->name, state_->fork_generation);
-    state_->cv.wait(lock, [this] { return state_->result != nullptr; });
+    state_->cv().wait(lock, [this] { return state_->result != nullptr; });
     return *state_->result;
   }
 
   const TaskResult& finished_result(const char* member) const {
     const auto& s = state(member);
-    std::lock_guard lock(s.mu);
+    std::lock_guard lock(s.mu());
     if (!s.result) {
       throw InvalidStateError(std::string(member) + ": task '" + s.name +
                               "' has not finished; call wait() first or check done()");
@@ -209,7 +209,7 @@ class [[nodiscard]] SyncTaskHandle {
   void start_queue_if_idle(const char* member) const {
     auto& s = state(member);
     {
-      std::lock_guard lock(s.mu);
+      std::lock_guard lock(s.mu());
       if (s.result) return;
     }
     detail::start_queue_of(s);

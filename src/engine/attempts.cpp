@@ -34,7 +34,7 @@ void Engine::suspend_locked(const TaskPtr& task) {
 void Engine::fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& task, const std::exception_ptr& error,
                           Placement placement) {
   const auto attempts = [&] {
-    std::lock_guard state_lock(task->state->mu);
+    std::lock_guard state_lock(task->state->mu());
     return task->state->attempts;
   }();
   const bool retriable =
@@ -48,7 +48,7 @@ void Engine::fail_attempt(std::unique_lock<std::mutex>& lock, const TaskPtr& tas
   const Seconds delay = task->next_retry_delay;
   task->next_retry_delay = delay * task->backoff;
   {
-    std::lock_guard state_lock(task->state->mu);
+    std::lock_guard state_lock(task->state->mu());
     task->state->status = TaskStatus::Retrying;
   }
   lock.unlock();

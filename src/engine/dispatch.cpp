@@ -46,7 +46,8 @@ void Engine::emit_start(const TaskStatePtr& state) const {
 Attempt Engine::activate_locked(const TaskPtr& task, AttemptStart start) {
   task->where = Where::Active;
   task->attempt_id = ++attempt_seq_;
-  active_.insert(task);
+  task->active_index = static_cast<std::uint32_t>(active_.size());
+  active_.push_back(task);
   if (start == AttemptStart::Deferred) {
     task->awaiting_begin = true;
     ++awaiting_begin_;
@@ -59,20 +60,26 @@ Attempt Engine::activate_locked(const TaskPtr& task, AttemptStart start) {
 void Engine::begin_locked(const TaskPtr& task) {
   const auto now = clock_->now();
   {
-    std::lock_guard state_lock(task->state->mu);
+    std::lock_guard state_lock(task->state->mu());
     ++task->state->attempts;
     task->state->status = TaskStatus::Running;
-    if (!task->state->started_at) task->state->started_at = now;
+    if (task->state->started_at == Clock::time_point{}) task->state->started_at = now;
   }
   if (task->timeout) push_timer_locked(now + to_clock_duration(*task->timeout), task, TimerKind::Deadline);
 }
 
 void Engine::deactivate_locked(const TaskPtr& task) {
-  active_.erase(task);
   if (task->awaiting_begin) {
     task->awaiting_begin = false;
     --awaiting_begin_;
   }
+  Task* const leaving = task.get();  // `task` may be the slot that the swap below overwrites
+  const std::uint32_t index = leaving->active_index;
+  if (index + 1 != active_.size()) {
+    active_[index] = std::move(active_.back());
+    active_[index]->active_index = index;
+  }
+  active_.pop_back();
 }
 
 void Engine::begin_attempt(const Attempt& attempt) {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -139,7 +140,7 @@ RunSummary Engine::run(const RunOptions& options) {
     std::lock_guard lock(mu_);
     std::vector<TaskResult> window;
     for (std::size_t i = std::min(first, results_.size()); i < results_.size(); ++i) {
-      if (!results_[i].detached) window.push_back(results_[i]);
+      if (!results_[i]->detached) window.push_back(*results_[i]);
     }
     reported_ = results_.size();
     lifecycle_.resume();
@@ -265,11 +266,17 @@ void Engine::reset() {
 
 void Engine::clear_results() {
   check_owner("clear_results");
-  std::lock_guard lock(mu_);
-  results_.clear();
-  results_.shrink_to_fit();
-  result_counts_ = {};
-  reported_ = 0;
+  std::vector<std::shared_ptr<const TaskResult>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    dropped.swap(results_);
+    result_counts_ = {};
+    reported_ = 0;
+  }
+  dropped = {};
+  // A big fan-out's task states and results are freed piecemeal among live blocks, where glibc
+  // keeps them mapped: hand the free pages back, so that a cleared queue shrinks the process.
+  ::malloc_trim(0);
 }
 
 std::size_t Engine::active_count() const {
@@ -293,7 +300,10 @@ bool Engine::closed() const {
 std::vector<TaskResult> Engine::results() const {
   check_owner("results");
   std::lock_guard lock(mu_);
-  return results_;
+  std::vector<TaskResult> copies;
+  copies.reserve(results_.size());
+  for (const auto& result : results_) copies.push_back(*result);
+  return copies;
 }
 
 Stats Engine::stats() const {

@@ -10,7 +10,7 @@ namespace osiiso::detail {
 
 TaskResult make_result(const TaskState& s, TaskStatus status, std::string message, Clock::time_point finished_at) {
   TaskResult r;
-  r.task_id = s.task_id;
+  r.task_id = s.task_id.str();
   r.name = s.name;
   r.status = status;
   r.priority = s.priority;
@@ -22,10 +22,12 @@ TaskResult make_result(const TaskState& s, TaskStatus status, std::string messag
   r.metadata = s.metadata;
   r.message = std::move(message);
   r.finished_at = finished_at;
-  std::lock_guard lock(s.mu);
+  std::lock_guard lock(s.mu());
   r.attempts = s.attempts;
-  r.started_at = s.started_at;
-  if (s.started_at) r.duration = r.finished_at - *s.started_at;
+  if (s.started_at != Clock::time_point{}) {
+    r.started_at = s.started_at;
+    r.duration = r.finished_at - s.started_at;
+  }
   return r;
 }
 
@@ -77,22 +79,23 @@ bool Engine::cancel_task(const TaskPtr& task) {
 
 void Engine::finalize(Settled settled) {
   const TaskPtr& task = settled.task;
-  TaskResult result = make_result(*task->state, settled.status, std::move(settled.message), clock_->now());
-  result.exception = settled.outcome.error;
-  result.set_value(std::move(settled.outcome.value));
-  result.worker_pid = settled.outcome.placement.worker_pid;
-  result.rank = settled.outcome.placement.rank;
-  result.host = std::move(settled.outcome.placement.host);
-  auto stored = std::make_unique<const TaskResult>(result);
+  auto made = std::make_shared<TaskResult>(
+      make_result(*task->state, settled.status, std::move(settled.message), clock_->now()));
+  made->exception = settled.outcome.error;
+  made->set_value(std::move(settled.outcome.value));
+  made->worker_pid = settled.outcome.placement.worker_pid;
+  made->rank = settled.outcome.placement.rank;
+  made->host = std::move(settled.outcome.placement.host);
+  std::shared_ptr<const TaskResult> result = std::move(made);
   std::vector<std::function<void(const SyncTaskHandle<>&)>> callbacks;
   {
-    std::lock_guard state_lock(task->state->mu);
+    std::lock_guard state_lock(task->state->mu());
     task->state->status = settled.status;
-    task->state->result = std::move(stored);
+    task->state->result = result;
     callbacks.swap(task->state->callbacks);
   }
-  task->state->cv.notify_all();
-  if (config_.on_complete) emit_hook("on_complete", config_.on_complete, result);
+  task->state->cv().notify_all();
+  if (config_.on_complete) emit_hook("on_complete", config_.on_complete, *result);
   const SyncTaskHandle<> handle(task->state);
   for (auto& callback : callbacks) emit_hook("done callback", callback, handle);
 

@@ -88,23 +88,23 @@ struct Rig {
 std::string name_of(const Attempt& attempt) { return attempt.task->state->name; }
 
 bool finished(const TaskStatePtr& state) {
-  std::lock_guard lock(state->mu);
+  std::lock_guard lock(state->mu());
   return state->result != nullptr;
 }
 
 TaskResult result_of(const TaskStatePtr& state) {
-  std::lock_guard lock(state->mu);
+  std::lock_guard lock(state->mu());
   REQUIRE(state->result);
   return *state->result;
 }
 
 TaskStatus status_of(const TaskStatePtr& state) {
-  std::lock_guard lock(state->mu);
+  std::lock_guard lock(state->mu());
   return state->status;
 }
 
 std::size_t attempts_of(const TaskStatePtr& state) {
-  std::lock_guard lock(state->mu);
+  std::lock_guard lock(state->mu());
   return state->attempts;
 }
 

@@ -70,3 +70,41 @@ TEST_CASE("ReadyQueue: for_each visits every item; clear drops them", "[ready_qu
   CHECK(queue.empty());
   CHECK(queue.size() == 0);
 }
+
+TEST_CASE("ReadyQueue: items pushed out of seq order (retries, put-backs) keep their place", "[ready_queue]") {
+  ReadyQueue<int> queue;
+  // A pseudo-random permutation of seqs over three priorities, popped and pushed back at random:
+  // the queue must always hand out the smallest (priority, seq) it holds.
+  std::uint64_t state = 12345;
+  const auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  std::vector<std::pair<int, std::uint64_t>> held;
+  for (std::uint64_t seq = 1; seq <= 300; ++seq) {
+    const auto shuffled = (seq * 7919) % 301;
+    const int priority = static_cast<int>(next() % 3);
+    queue.push(priority, shuffled, static_cast<int>(shuffled));
+    held.emplace_back(priority, shuffled);
+    if (next() % 3 == 0) {
+      const auto first = *std::min_element(held.begin(), held.end());
+      REQUIRE(queue.pop() == static_cast<int>(first.second));
+      held.erase(std::find(held.begin(), held.end(), first));
+      if (next() % 2 == 0) {  // put back, as the rate gate does
+        queue.push(first.first, first.second, static_cast<int>(first.second));
+        held.push_back(first);
+      }
+    }
+  }
+  std::sort(held.begin(), held.end());
+  CHECK(queue.size() == held.size());
+  for (const auto& [priority, seq] : held) CHECK(queue.pop() == static_cast<int>(seq));
+  CHECK(queue.empty());
+  // Emptied and filled again (the spare bucket is reused under another priority).
+  queue.push(9, 2, 2);
+  queue.push(-1, 5, 5);
+  queue.push(9, 1, 1);
+  CHECK(queue.pop() == 5);
+  CHECK(queue.pop() == 1);
+  CHECK(queue.pop() == 2);
+}

@@ -10,10 +10,11 @@ namespace osiiso::detail {
 // The demangled form of a mangled type name (the input itself if it cannot be demangled).
 std::string demangle(const char* mangled);
 
-// The demangled name of T.
+// The demangled name of T (demangled once per type: task names are asked for on every submission).
 template <class T>
-std::string type_name() {
-  return demangle(typeid(T).name());
+const std::string& type_name() {
+  static const std::string name = demangle(typeid(T).name());
+  return name;
 }
 
 }  // namespace osiiso::detail

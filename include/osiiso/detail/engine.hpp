@@ -30,7 +30,6 @@
 #include <string_view>
 #include <thread>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -39,22 +38,24 @@ namespace osiiso::detail {
 // Where a task is; guarded by Engine::mu_. Changed only by the engine's named moves:
 // make_ready_locked (Queued), schedule_locked (Scheduled), activate_locked (Active),
 // suspend_locked (Active to RetryWait) and settle_locked (Done).
-enum class Where { Queued, Scheduled, RetryWait, Active, Done };
+enum class Where : std::uint8_t { Queued, Scheduled, RetryWait, Active, Done };
 
 struct Task {
   TaskStatePtr state;
   // Never reset while the Task lives: an abandoned attempt may still be running it.
   std::unique_ptr<Work> work;
   std::optional<Seconds> timeout;
-  int retries = 0;
   Seconds next_retry_delay{0.0};
   double backoff = 1.0;
-  int priority = 3;
   std::optional<std::size_t> memory_limit;
   std::uint64_t seq = 0;
   // Guarded by Engine::mu_.
-  Where where = Where::Queued;
   std::uint64_t attempt_id = 0;
+  int retries = 0;
+  int priority = 3;
+  // Its place in Engine::active_ while Active.
+  std::uint32_t active_index = 0;
+  Where where = Where::Queued;
   // Active, but its attempt waits in the backend and has not begun (see AttemptStart::Deferred).
   bool awaiting_begin = false;
 };
@@ -275,8 +276,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Lifecycle lifecycle_;
   ReadyQueue<TaskPtr> ready_;
   TimerQueue<TaskPtr> timers_;
-  std::unordered_set<TaskPtr> active_;
-  std::vector<TaskResult> results_;
+  // The Active tasks, each knowing its index (no allocation per attempt; removal swaps the last in).
+  std::vector<TaskPtr> active_;
+  // Shared with the tasks' states: a finished task's result exists once, however it is reached.
+  std::vector<std::shared_ptr<const TaskResult>> results_;
   // results_[0, reported_) were in an earlier run's summary; the next run() reports the rest.
   std::size_t reported_ = 0;
   std::size_t outstanding_ = 0;

@@ -28,8 +28,6 @@ struct ProcessWork final : Work {
   // A large request's buffer serves a later submission (see buffer_pool.hpp).
   ~ProcessWork() override { recycle_buffer(std::move(request)); }
 
-  // The registered name of the function (registry entries live as long as the process).
-  std::string_view name;
   // The Request frame payload: encode_request(name, argument archive).
   std::string request;
   // Rebuilds the value from a Value frame payload (empty std::any for void).
@@ -149,7 +147,6 @@ PreparedTask make_process_work(F&& fn, A&&... args) {
     if (entry == nullptr) throw_unregistered(reinterpret_cast<AnyFunction>(function), typeid(D).name());
 
     auto work = std::make_unique<ProcessWork>();
-    work->name = entry->name;
     // The archive is appended right after the encoded name: the request is built in place, not
     // copied from a separate archive (which would cost a copy of a large argument).
     work->request = encode_request(entry->name, {});

@@ -8,6 +8,7 @@
 #include <osiiso/task_result.hpp>
 
 #include <any>
+#include <array>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -23,29 +24,49 @@ namespace osiiso::detail {
 class Engine;
 struct Task;
 
-// Identity is immutable after submission; the rest is guarded by `mu`. Handles own it through
+// The lock and condition variable guarding tasks' mutable state: one of a fixed set of stripes,
+// shared by the tasks whose states hash to it, so that a million queued tasks do not each carry a
+// mutex and a condition variable. Never hold two (two tasks may share one); a waiter re-checks its
+// own task (a notification may be for another task of its stripe). Reset in a forked child.
+struct StateSync {
+  std::mutex mu;
+  std::condition_variable cv;
+};
+[[nodiscard]] StateSync& state_sync(const void* state) noexcept;
+
+// A task's id, 32 hexadecimal digits kept in place (a std::string of them is an allocation).
+struct TaskId {
+  std::array<char, 32> hex{};
+  [[nodiscard]] std::string str() const { return {hex.data(), hex.size()}; }
+};
+
+// Identity is immutable after submission; the rest is guarded by `mu()`. Handles own it through
 // shared_ptr so that they outlive their queue; `engine` and `task` are weak for the same reason.
 struct TaskState {
-  std::string task_id;
+  TaskId task_id;
   std::string name;
-  int priority = 3;
-  bool must_complete = false;
   std::optional<std::string> group_id;
-  bool detached = false;
   std::optional<Clock::time_point> scheduled_for;
   Clock::time_point created_at{};
   std::any metadata;
   std::weak_ptr<Engine> engine;
   std::weak_ptr<Task> task;
   std::uint64_t fork_generation = 0;  // of the submitting process (detail/process_identity.hpp)
+  int priority = 3;
 
-  mutable std::mutex mu;
-  std::condition_variable cv;
+  // The lock of the fields below, and the condition variable that announces the result.
+  [[nodiscard]] std::mutex& mu() const noexcept { return state_sync(this).mu; }
+  [[nodiscard]] std::condition_variable& cv() const noexcept { return state_sync(this).cv; }
+
+  // (Packed beside the identity's flags: a queued task's state is one allocation of its size.)
+  std::uint32_t attempts = 0;
   TaskStatus status = TaskStatus::Pending;
-  std::size_t attempts = 0;
-  std::optional<Clock::time_point> started_at;
-  // Set once, when the task finishes; on the heap because a pending task needs no room for it.
-  std::unique_ptr<const TaskResult> result;
+  bool must_complete = false;  // identity
+  bool detached = false;       // identity
+  // When the first attempt began; the clock's epoch until then (half the room of an optional).
+  Clock::time_point started_at{};
+  // Set once, when the task finishes; shared with the queue's results (one copy per task).
+  std::shared_ptr<const TaskResult> result;
   std::vector<std::function<void(const SyncTaskHandle<>&)>> callbacks;
 };
 
@@ -56,7 +77,7 @@ using TaskStatePtr = std::shared_ptr<TaskState>;
 [[nodiscard]] TaskResult make_result(const TaskState& s, TaskStatus status, std::string message,
                                      Clock::time_point finished_at);
 
-// A fresh random task id (32 hexadecimal digits).
-[[nodiscard]] std::string new_task_id();
+// A fresh random task id.
+[[nodiscard]] TaskId new_task_id();
 
 }  // namespace osiiso::detail

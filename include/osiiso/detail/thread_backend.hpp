@@ -4,6 +4,7 @@
 
 #include <osiiso/detail/backend.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -41,9 +42,13 @@ class ThreadBackend final : public Backend {
   [[nodiscard]] bool owns_current_thread() const override;
 
  private:
+  // One worker's attempt; guarded by its own `mu`, so that workers do not contend with each
+  // other (interrupt() takes the backend's mu_ first, then this one).
   struct RunningAttempt {
+    std::mutex mu;
     std::uint64_t attempt_id = 0;
-    std::stop_source stop;
+    // Without a stop state unless the task takes a std::stop_token (a stop state is an allocation).
+    std::stop_source stop{std::nostopstate};
     bool abandoned = false;
     std::shared_ptr<Engine> keep_alive;
   };
@@ -53,6 +58,8 @@ class ThreadBackend final : public Backend {
   };
 
   void spawn_locked();
+  // Sleeps until notify_ready() was called after `seen` was read, or until a stop.
+  void wait_for_work(std::uint64_t seen);
   void worker_loop(std::shared_ptr<RunningAttempt> slot);
   // Runs the initializer; the error it threw, for the next task, or null.
   [[nodiscard]] std::exception_ptr initialize() const noexcept;
@@ -64,9 +71,15 @@ class ThreadBackend final : public Backend {
   const ThreadBackendConfig config_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::uint64_t ready_generation_ = 0;
-  bool stopping_ = false;
+  // Bumped by notify_ready() without the lock; a worker sleeps only while it is unchanged. With
+  // idle_ (guarded by mu_, read without it) this lets notify_ready() skip the lock and the wake-up
+  // when no worker sleeps: the seq_cst bump and the idle count cannot both be missed.
+  std::atomic<std::uint64_t> ready_generation_{0};
+  std::atomic<std::size_t> idle_{0};
+  std::atomic<bool> stopping_{false};
   std::vector<Worker> workers_;
+  // workers_.size(), readable without the lock (ensure_workers' fast path).
+  std::atomic<std::size_t> worker_total_{0};
   // Workers that ran their last task (max_tasks_per_worker), to be joined.
   std::vector<std::thread> retired_;
 };

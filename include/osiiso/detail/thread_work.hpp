@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// How a ThreadQueue task is stored: a copyable closure over the callable and its arguments.
+// How a ThreadQueue task is stored: the callable and its arguments, in the work itself.
 #pragma once
 
 #include <osiiso/detail/backend.hpp>
@@ -18,9 +18,11 @@
 
 namespace osiiso::detail {
 
-struct ThreadWork final : Work {
+struct ThreadWork : Work {
   // Runs one attempt; the token is stopped when the attempt times out or is cancelled.
-  std::function<std::any(std::stop_token)> run;
+  virtual std::any run(std::stop_token token) = 0;
+  // Whether the task reads the token (other tasks need no stop state of their own).
+  [[nodiscard]] virtual bool takes_stop_token() const noexcept = 0;
 };
 
 // A task whose first parameter is std::stop_token receives the attempt's token.
@@ -41,6 +43,38 @@ struct thread_result<F, A...> {
 template <class F, class... A>
 using thread_result_t = typename thread_result<std::decay_t<F>, std::decay_t<A>...>::type;
 
+// The callable and its arguments, stored with the work itself (one allocation per task). Every
+// attempt calls it with the same stored arguments.
+template <class Fn, class... A>
+struct ThreadCall final : ThreadWork {
+  template <class F, class... Args>
+  explicit ThreadCall(F&& f, Args&&... args) : stored(std::forward<F>(f), std::forward<Args>(args)...) {}
+
+  std::any run(std::stop_token token) override {
+    using R = typename thread_result<Fn, A...>::type;
+    return std::apply(
+        [&token](Fn& fn, A&... a) -> std::any {
+          if constexpr (takes_stop_token_v<Fn, A...>) {
+            if constexpr (std::is_void_v<R>) {
+              std::invoke(fn, std::move(token), a...);
+              return {};
+            } else {
+              return std::any(std::invoke(fn, std::move(token), a...));
+            }
+          } else if constexpr (std::is_void_v<R>) {
+            std::invoke(fn, a...);
+            return {};
+          } else {
+            return std::any(std::invoke(fn, a...));
+          }
+        },
+        stored);
+  }
+  [[nodiscard]] bool takes_stop_token() const noexcept override { return takes_stop_token_v<Fn, A...>; }
+
+  std::tuple<Fn, A...> stored;
+};
+
 // The default name of a callable: its registered name, else its demangled type.
 template <class Fn>
 std::string callable_name(const Fn& fn) {
@@ -59,27 +93,7 @@ PreparedTask make_thread_work(F&& f, A&&... args) {
   static_assert(std::is_void_v<R> || std::is_copy_constructible_v<R>,
                 "ThreadQueue::submit(): task results must be copy-constructible (TaskResult stores them in std::any)");
   std::string name = callable_name<Fn>(f);
-  auto stored = std::make_shared<std::tuple<Fn, std::decay_t<A>...>>(std::forward<F>(f), std::forward<A>(args)...);
-  auto work = std::make_unique<ThreadWork>();
-  work->run = [stored](std::stop_token token) -> std::any {
-    return std::apply(
-        [&token](Fn& fn, auto&... a) -> std::any {
-          if constexpr (takes_stop_token_v<Fn, std::decay_t<A>...>) {
-            if constexpr (std::is_void_v<R>) {
-              std::invoke(fn, std::move(token), a...);
-              return {};
-            } else {
-              return std::any(std::invoke(fn, std::move(token), a...));
-            }
-          } else if constexpr (std::is_void_v<R>) {
-            std::invoke(fn, a...);
-            return {};
-          } else {
-            return std::any(std::invoke(fn, a...));
-          }
-        },
-        *stored);
-  };
+  auto work = std::make_unique<ThreadCall<Fn, std::decay_t<A>...>>(std::forward<F>(f), std::forward<A>(args)...);
   return PreparedTask{std::move(work), std::move(name)};
 }
 
