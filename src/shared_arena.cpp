@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <utility>
@@ -26,6 +27,8 @@ constexpr std::uint32_t kBusy = 1;
 // Arenas grow by whole mebibytes, so that a stream of payloads of slowly growing size does not
 // remap for each one.
 constexpr std::size_t kGrowStep = std::size_t{1} << 20;
+
+std::size_t round_up(std::size_t size) noexcept { return (size + kGrowStep - 1) / kGrowStep * kGrowStep; }
 
 std::atomic_ref<std::uint32_t> busy_word(char* base) noexcept {
   return std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(base));
@@ -85,6 +88,9 @@ bool SharedArena::map(std::size_t size) noexcept {
   void* p = base_ == nullptr ? ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0)
                              : ::mremap(base_, mapped_, size, MREMAP_MAYMOVE);
   if (p == MAP_FAILED) return false;  // the old mapping, if any, is still in place
+  // Not inherited by workers forked later (nor by a task's own children): a dead worker's arena
+  // must not live on in its siblings.
+  (void)::madvise(p, size, MADV_DONTFORK);
   base_ = static_cast<char*>(p);
   mapped_ = size;
   return true;
@@ -101,7 +107,7 @@ bool SharedArena::put(std::string_view payload) noexcept {
   const std::size_t need = kArenaHeader + payload.size();
   if (need < payload.size()) return false;
   if (need > mapped_) {
-    const std::size_t size = (need + kGrowStep - 1) / kGrowStep * kGrowStep;
+    const std::size_t size = round_up(need);
     // The other process may have grown the file already (never shrunk: it is sealed).
     if (file_size(fd_.get()) < size && ::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) return false;
     if (!map(size)) return false;
@@ -129,7 +135,8 @@ std::string_view SharedArena::view(std::uint64_t size, std::size_t max_size) {
           fmt::format("corrupt frame on a ProcessQueue pipe (a shared payload of {} bytes in an arena of {} bytes)",
                       size, available > kArenaHeader ? available - kArenaHeader : 0));
     }
-    if (!map(available)) {
+    // Only what the payload needs: the other process may have grown the file to any size.
+    if (!map(std::min(available, round_up(need)))) {
       throw FrameError(fmt::format("cannot map a shared payload of {} bytes: {}", size, std::strerror(errno)));
     }
   }

@@ -14,12 +14,15 @@
 
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -120,6 +123,25 @@ TEST_CASE("shared arena: a payload put on one side is viewed on the other, one a
   receiver.release();
   receiver.release();  // nothing viewed: the arena stays free, not freed twice
   CHECK(sender.put(first));
+}
+
+TEST_CASE("shared arena: a forked child does not inherit the mapping", "[shared_payload]") {
+  auto arena = SharedArena::create("osiiso-inherited");
+  REQUIRE(arena);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      if (line.find("memfd:osiiso-inherited") != std::string::npos) std::_Exit(1);
+    }
+    std::_Exit(0);
+  }
+  int status = -1;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("shared arena: malformed descriptors are FrameErrors, never a fault", "[shared_payload]") {

@@ -13,9 +13,9 @@
 
 namespace osiiso::detail {
 
-// Payloads above this size travel through an arena instead of the pipe: below it the pipe takes
-// the frame in one write (its default buffer is 64 KiB), above it every further 64 KiB costs the
-// two processes a wake-up each (measurements in docs/performance.md).
+// Payloads above this size travel through an arena instead of the pipe. Smaller requests go out
+// with their header in one write; above it the pipe's two extra copies and wake-ups cost more than
+// the arena's one copy (measured around the threshold: docs/performance.md).
 inline constexpr std::size_t kSharedPayloadMin = std::size_t{64} << 10;
 // Bytes at the start of an arena: its busy word (the rest pads the payload to a cache line).
 inline constexpr std::size_t kArenaHeader = 64;
