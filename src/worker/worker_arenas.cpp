@@ -26,9 +26,12 @@ void WorkerArenas::take_request(FrameView& frame) {
   if (frame.type != FrameType::SharedRequest) return;
   frame.payload = requests_.view(decode_shared_size(frame.payload), kMaxFrameSize);
   frame.type = FrameType::Request;
+  held_ = frame.id;
 }
 
-void WorkerArenas::release_request() noexcept { requests_.release(); }
+void WorkerArenas::release_request(std::uint64_t id) noexcept {
+  if (id == held_) requests_.release();
+}
 
 bool WorkerArenas::write_reply(int reply_fd, FrameType type, std::uint64_t id, std::string_view payload) {
   if (type == FrameType::Value && payload.size() > kSharedPayloadMin && replies_.put(payload)) {

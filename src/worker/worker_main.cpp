@@ -92,7 +92,7 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
       end_attempt();
       // A task that forked and whose child returned from it: only the worker itself may reply.
       if (::getpid() != self) std::_Exit(0);
-      arenas.release_request();
+      arenas.release_request(attempt);
       frame.reset();
       if (request_buffer.capacity() > kKeptRequestBuffer) std::string().swap(request_buffer);
       flush_output();
