@@ -226,13 +226,15 @@ TEST_CASE("parent side: a malformed reply fails that task with a clear error; th
     std::string mode;
     std::string message;
   };
-  const auto c =
-      GENERATE(Case{"bad_magic", "bad magic byte"}, Case{"bad_type", "unknown type 99"},
-               Case{"oversized", "exceeds the ProcessQueue limit"},
-               Case{"huge_then_exit", "exited with code 0 while running task 'fault_parent::echo'"},
-               Case{"truncated_header", "exited with code 0"}, Case{"unexpected_request", "unexpected frame"},
-               Case{"garbage_value", "could not be deserialized"}, Case{"garbage_error", "malformed payload"},
-               Case{"unknown_error_kind", "kind 99"});
+  const auto c = GENERATE(
+      Case{"bad_magic", "bad magic byte"}, Case{"bad_type", "unknown type 99"},
+      Case{"oversized", "exceeds the ProcessQueue limit"},
+      Case{"huge_then_exit", "exited with code 0 while running task 'fault_parent::echo'"},
+      Case{"truncated_header", "exited with code 0"}, Case{"unexpected_request", "unexpected frame"},
+      Case{"garbage_value", "could not be deserialized"}, Case{"garbage_error", "malformed payload"},
+      Case{"unknown_error_kind", "kind 99"}, Case{"shared_value_without_arena", "a shared payload without an arena"},
+      Case{"shared_value_unwritten", "a shared payload that was never written"},
+      Case{"corrupt_arena_announcement", "an arena announcement of 3 bytes"});
   CAPTURE(c.mode);
   std::vector<osiiso::detail::PreparedTask> tasks;
   tasks.push_back(osiiso::detail::make_process_work(badinput::echo, 1));
