@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 // The physical limit on this machine: a blocking pipe ping-pong between two processes pinned to
-// different CPUs (16 B and 1 MiB messages, default and 1 MiB pipe buffers), and fork/exec cost.
+// different CPUs (16 B, 1 MiB and 64 MiB messages, default and 1 MiB pipe buffers), one memcpy of
+// 64 MiB into fresh memory, and fork/exec cost.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -109,6 +112,35 @@ void pipe_1MiB(benchmark::State& state, bool big_buffer) {
   state.counters["GB_per_s"] = osiiso::bench::kMiB / osiiso::bench::median(samples) / 1e9;
 }
 
+void pipe_64MiB(benchmark::State& state) {
+  std::vector<double> samples;
+  for (auto _ : state) samples = ping_pong(std::size_t{64} << 20, false, 20);
+  state.counters["ms"] = osiiso::bench::median(samples) * 1e3;
+  state.counters["GB_per_s"] = 64 * osiiso::bench::kMiB / osiiso::bench::median(samples) / 1e9;
+}
+
+// One memcpy of 64 MiB into memory freshly mapped (each page faulted in by the copy): what any
+// transfer into a new 64 MiB object costs at least.
+void memcpy_64MiB_fresh(benchmark::State& state) {
+  constexpr std::size_t kSize = std::size_t{64} << 20;
+  const std::vector<char> source(kSize, 'x');
+  std::vector<double> samples;
+  for (auto _ : state) {
+    for (int i = 0; i < 20; ++i) {
+      void* p = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) std::abort();
+      const auto start = BenchClock::now();
+      std::memcpy(p, source.data(), kSize);
+      benchmark::DoNotOptimize(p);
+      benchmark::ClobberMemory();
+      samples.push_back(seconds_since(start) * 1e3);
+      ::munmap(p, kSize);
+    }
+  }
+  state.counters["ms"] = osiiso::bench::median(samples);
+  state.counters["GB_per_s"] = static_cast<double>(kSize) / (osiiso::bench::median(samples) / 1e3) / 1e9;
+}
+
 // fork + _exit + waitpid; and fork + exec of /bin/true + waitpid.
 void fork_exec(benchmark::State& state, bool exec) {
   std::vector<double> samples;
@@ -136,5 +168,7 @@ BENCHMARK_CAPTURE(pipe_16B, default_buffer, false)->Name("pipe/16B_default")->It
 BENCHMARK_CAPTURE(pipe_16B, big_buffer, true)->Name("pipe/16B_1MiB_buffer")->Iterations(1);
 BENCHMARK_CAPTURE(pipe_1MiB, default_buffer, false)->Name("pipe/1MiB_default")->Iterations(1);
 BENCHMARK_CAPTURE(pipe_1MiB, big_buffer, true)->Name("pipe/1MiB_1MiB_buffer")->Iterations(1);
+BENCHMARK(pipe_64MiB)->Name("pipe/64MiB_default")->Iterations(1);
+BENCHMARK(memcpy_64MiB_fresh)->Name("pipe/memcpy_64MiB_fresh")->Iterations(1);
 BENCHMARK_CAPTURE(fork_exec, fork, false)->Name("pipe/fork")->Iterations(1);
 BENCHMARK_CAPTURE(fork_exec, exec, true)->Name("pipe/fork_exec")->Iterations(1);

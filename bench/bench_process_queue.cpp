@@ -14,11 +14,13 @@
 namespace osiiso_bench_tasks {
 int noop(int x) { return x; }
 std::size_t payload_size(const std::string& data) { return data.size(); }
+std::string payload_of(std::size_t size) { return std::string(size, 'y'); }
 unsigned long long burn(unsigned long long iterations) { return osiiso::bench::spin(iterations); }
 }  // namespace osiiso_bench_tasks
 
 OSIISO_TASK_AS("bench.noop", osiiso_bench_tasks::noop);
 OSIISO_TASK_AS("bench.payload_size", osiiso_bench_tasks::payload_size);
+OSIISO_TASK_AS("bench.payload_of", osiiso_bench_tasks::payload_of);
 OSIISO_TASK_AS("bench.burn", osiiso_bench_tasks::burn);
 
 namespace {
@@ -118,7 +120,8 @@ void throughput(benchmark::State& state, const char* method) {
 // 4. A 1 MiB argument whose size is returned, 200 times sequentially.
 void payload(benchmark::State& state, const char* method) {
   constexpr int kCalls = 200;
-  const std::string data(std::size_t{1} << 20, 'x');
+  // OSIISO_BENCH_PAYLOAD_BYTES: another size, to compare the pipe and shared memory around the threshold.
+  const std::string data(env_size("OSIISO_BENCH_PAYLOAD_BYTES", std::size_t{1} << 20), 'x');
   osiiso::ProcessQueue q(options(method, 2));
   q.start();
   for (int i = 0; i < 10; ++i) benchmark::DoNotOptimize(q.submit(osiiso_bench_tasks::payload_size, data).value());
@@ -135,6 +138,43 @@ void payload(benchmark::State& state, const char* method) {
   }
   state.counters["median_us"] = osiiso::bench::median(samples);
   state.counters["GB_per_s"] = kCalls * static_cast<double>(data.size()) / total / 1e9;
+}
+
+// 4b. A 64 MiB argument whose size is returned, and a 64 MiB result, 20 times each sequentially.
+constexpr std::size_t k64MiB = std::size_t{64} << 20;
+constexpr int kLargeCalls = 20;
+
+void payload_64MiB_arg(benchmark::State& state, const char* method) {
+  const std::string data(k64MiB, 'x');
+  osiiso::ProcessQueue q(options(method, 2));
+  q.start();
+  for (int i = 0; i < 3; ++i) benchmark::DoNotOptimize(q.submit(osiiso_bench_tasks::payload_size, data).value());
+  std::vector<double> samples;
+  for (auto _ : state) {
+    for (int i = 0; i < kLargeCalls; ++i) {
+      const auto one = BenchClock::now();
+      if (q.submit(osiiso_bench_tasks::payload_size, data).value() != data.size()) state.SkipWithError("bad size");
+      samples.push_back(seconds_since(one) * 1e3);
+    }
+  }
+  state.counters["ms"] = osiiso::bench::median(samples);
+  state.counters["GB_per_s"] = static_cast<double>(k64MiB) / (osiiso::bench::median(samples) / 1e3) / 1e9;
+}
+
+void payload_64MiB_result(benchmark::State& state, const char* method) {
+  osiiso::ProcessQueue q(options(method, 2));
+  q.start();
+  for (int i = 0; i < 3; ++i) benchmark::DoNotOptimize(q.submit(osiiso_bench_tasks::payload_of, k64MiB).value());
+  std::vector<double> samples;
+  for (auto _ : state) {
+    for (int i = 0; i < kLargeCalls; ++i) {
+      const auto one = BenchClock::now();
+      if (q.submit(osiiso_bench_tasks::payload_of, k64MiB).value().size() != k64MiB) state.SkipWithError("bad size");
+      samples.push_back(seconds_since(one) * 1e3);
+    }
+  }
+  state.counters["ms"] = osiiso::bench::median(samples);
+  state.counters["GB_per_s"] = static_cast<double>(k64MiB) / (osiiso::bench::median(samples) / 1e3) / 1e9;
 }
 
 // 5. 8 CPU-bound tasks of ~0.25 s each, with 1 worker and with 2.
@@ -218,6 +258,8 @@ BENCHMARK_CAPTURE(throughput, fork, "fork")->Iterations(1)->Unit(benchmark::kMil
 BENCHMARK_CAPTURE(throughput, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(payload, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(payload, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(payload_64MiB_arg, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(payload_64MiB_result, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(cpu_scaling, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(cpu_scaling, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(scale, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);

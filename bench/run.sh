@@ -37,7 +37,7 @@ osiiso() {  # osiiso() NAME FILTER
 for round in $(seq 1 "$rounds"); do
   echo "== round $round/$rounds" >&2
   osiiso "pipe-$round" '^pipe/'
-  for w in startup roundtrip roundtrip_after_burst throughput payload cpu_scaling; do
+  for w in startup roundtrip roundtrip_after_burst throughput payload payload_64MiB_arg payload_64MiB_result cpu_scaling; do
     echo "-- $w" >&2
     osiiso "$w-$round" "^$w/"
     [[ $w == roundtrip_after_burst ]] && continue  # osiiso only: a regression guard, no peer row

@@ -68,7 +68,7 @@ Header parse_header(const char* p, std::size_t max_size) {
     throw FrameError("corrupt frame on a ProcessQueue pipe (bad magic byte)");
   }
   const auto type = static_cast<std::uint8_t>(p[1]);
-  if (type < 1 || type > 6)
+  if (!known_frame_type(type))
     throw FrameError(fmt::format("corrupt frame on a ProcessQueue pipe (unknown type {})", type));
   std::uint64_t id;
   std::memcpy(&id, p + 2, sizeof id);
@@ -140,6 +140,8 @@ std::string error_payload(ErrorKind kind, std::string_view type_name, std::strin
   return out;
 }
 }  // namespace
+
+bool known_frame_type(std::uint8_t type) noexcept { return (type >= 1 && type <= 6) || (type >= 16 && type <= 18); }
 
 void write_frame_header(char* header, FrameType type, std::uint64_t id, std::size_t size) noexcept {
   header[0] = static_cast<char>(kMagic);

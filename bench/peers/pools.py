@@ -133,6 +133,32 @@ def payload(impl, context, calls=200):
     return {"median_us": statistics.median(samples), "GB_per_s": calls * len(data) / total / 1e9}
 
 
+def payload_of(size):
+    return b"y" * size
+
+
+def large_calls(p, fn, argument, check, calls):
+    for _ in range(3):
+        p.value(p.submit(fn, argument))
+    samples = []
+    for _ in range(calls):
+        one = time.perf_counter()
+        assert check(p.value(p.submit(fn, argument)))
+        samples.append((time.perf_counter() - one) * 1e3)
+    p.close()
+    ms = statistics.median(samples)
+    return {"ms": ms, "GB_per_s": (64 << 20) / (ms / 1e3) / 1e9}
+
+
+def payload_64MiB_arg(impl, context, calls=20):
+    data = b"x" * (64 << 20)
+    return large_calls(Peer(impl, 2, context), payload_size, data, lambda n: n == len(data), calls)
+
+
+def payload_64MiB_result(impl, context, calls=20):
+    return large_calls(Peer(impl, 2, context), payload_of, 64 << 20, lambda r: len(r) == 64 << 20, calls)
+
+
 def cpu_scaling(impl, context, tasks=8):
     iterations = 10000
     while True:

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// ReplyReader: reply bytes into frames.
+// ReplyReader: reply bytes into frames, and results out of the reply arena.
 #include <osiiso/detail/reply_reader.hpp>
 
 #include <osiiso/detail/fd.hpp>
@@ -25,6 +25,17 @@ bool ReplyReader::fill(int fd, std::span<char> buffer) {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
   return true;
+}
+
+std::optional<Frame> ReplyReader::next() {
+  auto frame = decoder_.next();
+  if (frame && frame->type == FrameType::SharedValue) {
+    const auto view = arena_.view(decode_shared_size(frame->payload), max_frame_);
+    frame->payload.assign(view);
+    arena_.release();
+    frame->type = FrameType::Value;
+  }
+  return frame;
 }
 
 }  // namespace osiiso::detail

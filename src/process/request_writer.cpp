@@ -36,6 +36,10 @@ void RequestWriter::begin(std::uint64_t id, std::string_view payload, std::share
     append_frame(out_, FrameType::Request, id, payload, max_frame);
     return;
   }
+  if (payload.size() > kSharedPayloadMin && payload.size() <= max_frame && arena_.put(payload)) {
+    append_frame(out_, FrameType::SharedRequest, id, encode_shared_size(payload.size()), max_frame);
+    return;
+  }
   append_frame_header(out_, FrameType::Request, id, payload.size(), max_frame);
   body_ = payload;
   owner_ = std::move(owner);

@@ -224,7 +224,14 @@ bool LocalWorkerPool::take_frames(WorkerSlot& slot) {
           slot.process().report_signal(*sig);
         }
         break;
-      case FrameType::Request: fail_slot(slot, "ProcessQueue: a worker sent an unexpected frame"); return false;
+      case FrameType::SharedArenas:
+        if (!attach_arenas(slot, frame->payload)) return false;
+        break;
+      case FrameType::Request:
+      case FrameType::SharedRequest:
+      case FrameType::SharedValue:  // never returned: the reader turns it into a Value
+        fail_slot(slot, "ProcessQueue: a worker sent an unexpected frame");
+        return false;
     }
   }
 }

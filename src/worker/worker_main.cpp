@@ -6,6 +6,7 @@
 #include <osiiso/detail/fd.hpp>
 #include <osiiso/detail/frame.hpp>
 #include <osiiso/detail/registry.hpp>
+#include <osiiso/detail/worker_arenas.hpp>
 #include <osiiso/errors.hpp>
 
 #include <fcntl.h>
@@ -44,6 +45,9 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
   try {
     const pid_t self = ::getpid();
     if (!write_frame(reply_fd, FrameType::Hello, 0, std::to_string(self))) return 0;
+    // Large payloads through shared memory (worker_arenas.hpp).
+    WorkerArenas arenas;
+    if (!arenas.offer(reply_fd)) return 0;
     // Kept from one request to the next, so that a stream of large arguments is read into warm
     // memory that is not zero-filled again; released after a request over kKeptRequestBuffer.
     std::string request_buffer;
@@ -51,6 +55,7 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
       std::optional<FrameView> frame;
       try {
         frame = read_frame_into(request_fd, request_buffer);
+        if (frame) arenas.take_request(*frame);
       } catch (const FrameError& e) {
         std::fprintf(stderr, "osiiso worker %d: %s\n", static_cast<int>(::getpid()), e.what());
         return 2;
@@ -87,6 +92,7 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
       end_attempt();
       // A task that forked and whose child returned from it: only the worker itself may reply.
       if (::getpid() != self) std::_Exit(0);
+      arenas.release_request(attempt);
       frame.reset();
       if (request_buffer.capacity() > kKeptRequestBuffer) std::string().swap(request_buffer);
       flush_output();
@@ -96,7 +102,7 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
             fmt::format("ProcessQueue task '{}': its serialized result of {} bytes exceeds the limit of {} bytes", name,
                         reply.size(), kMaxFrameSize)));
       }
-      if (!write_frame(reply_fd, type, attempt, reply)) return 0;  // the queue is gone
+      if (!arenas.write_reply(reply_fd, type, attempt, reply)) return 0;  // the queue is gone
     }
   } catch (...) {
     // Out of memory outside a task, or similar: the parent sees the worker die.

@@ -7,6 +7,7 @@
 //     malformed reply <mode>; every other worker serves normally.
 #include <osiiso/detail/frame.hpp>
 #include <osiiso/detail/worker.hpp>
+#include <osiiso/detail/worker_arenas.hpp>
 #include <osiiso/osiiso.hpp>
 #include <osiiso/process_queue.hpp>
 
@@ -61,6 +62,8 @@ void put(int fd, std::string_view bytes) {
 [[noreturn]] void misbehave(std::string_view mode, int request, int reply) {
   if (mode == "no_hello") std::_Exit(0);
   osiiso::detail::write_frame(reply, FrameType::Hello, 0, std::to_string(::getpid()));
+  osiiso::detail::WorkerArenas arenas;  // real arenas, announced, that the bad replies point into
+  if (mode == "shared_value_unwritten" && !arenas.offer(reply)) std::_Exit(9);
   const auto asked = osiiso::detail::read_frame(request);
   const std::uint64_t id = asked ? asked->id : 0;
   constexpr unsigned char magic = 0xA5;
@@ -83,6 +86,15 @@ void put(int fd, std::string_view bytes) {
     std::_Exit(0);
   } else if (mode == "unexpected_request") {
     osiiso::detail::write_frame(reply, FrameType::Request, id, "x");
+    hang();
+  } else if (mode == "shared_value_without_arena") {
+    osiiso::detail::write_frame(reply, FrameType::SharedValue, id, osiiso::detail::encode_shared_size(100));
+    hang();
+  } else if (mode == "shared_value_unwritten") {
+    osiiso::detail::write_frame(reply, FrameType::SharedValue, id, osiiso::detail::encode_shared_size(100));
+    hang();
+  } else if (mode == "corrupt_arena_announcement") {
+    osiiso::detail::write_frame(reply, FrameType::SharedArenas, 0, "abc");
     hang();
   } else if (mode == "garbage_value") {
     osiiso::detail::write_frame(reply, FrameType::Value, id, "this is not a boost archive");

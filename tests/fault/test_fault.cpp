@@ -65,6 +65,12 @@ int mixed(int kind, int value) {
 }
 
 int trivial(int x) { return x + 1; }
+std::size_t large_length(const std::string& s) { return s.size(); }
+std::string large_echo(const std::string& s) { return s; }
+std::size_t crash_on_large(const std::string& s) {
+  std::raise(SIGSEGV);
+  return s.size();
+}
 int worker_pid(int) { return static_cast<int>(::getpid()); }
 
 // Writes its pid to `path`, then sleeps: a task to be killed from outside.
@@ -89,6 +95,9 @@ int stuck(int) {
 
 OSIISO_TASK_AS("faulttest::mixed", faulttest::mixed);
 OSIISO_TASK_AS("faulttest::trivial", faulttest::trivial);
+OSIISO_TASK_AS("faulttest::large_length", faulttest::large_length);
+OSIISO_TASK_AS("faulttest::large_echo", faulttest::large_echo);
+OSIISO_TASK_AS("faulttest::crash_on_large", faulttest::crash_on_large);
 OSIISO_TASK_AS("faulttest::worker_pid", faulttest::worker_pid);
 OSIISO_TASK_AS("faulttest::report_pid_and_sleep", faulttest::report_pid_and_sleep);
 OSIISO_TASK_AS("faulttest::stuck", faulttest::stuck);
@@ -125,7 +134,38 @@ std::vector<pid_t> live_in_group(pid_t pgid) {
   return out;
 }
 
+// Descriptors of this process that are a worker's arenas for large payloads.
+std::size_t arena_fds() {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(entry.path(), ec).string().find("memfd:osiiso-") != std::string::npos) ++n;
+  }
+  return n;
+}
+
 }  // namespace
+
+TEST_CASE("fault: a worker that crashes on a large argument fails that task alone and leaves no arena behind",
+          "[fault][shared_payload]") {
+  const auto method = GENERATE(as<std::string>{}, "fork", "spawn", "forkserver");
+  CAPTURE(method);
+  Baseline baseline;
+  {
+    osiiso::ProcessQueue q({.workers = 1, .context = osiiso::get_context(method)});
+    std::string big(std::size_t{4} << 20, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 251);
+    CHECK(q.submit(faulttest::large_length, big).value() == big.size());  // the worker's arenas are attached
+    const auto arenas = arena_fds();
+    auto crashed = q.submit(faulttest::crash_on_large, big);
+    auto after = q.submit(faulttest::large_echo, big);
+    CHECK_THROWS_AS(crashed.value(), osiiso::WorkerDiedError);
+    CHECK_THAT(error_text(crashed.exception()), Catch::Contains("SIGSEGV") && Catch::Contains("crash_on_large"));
+    CHECK(after.value() == big);
+    // The dead worker's arenas were closed with it: only its replacement's are held.
+    CHECK(eventually([&] { return arena_fds() == arenas; }, 10s));
+  }
+}
 
 TEST_CASE("fault: a worker SIGKILLed from outside fails only its task, and its slot respawns", "[fault]") {
   Baseline baseline;

@@ -8,6 +8,7 @@
 
 #include <osiiso/detail/fd.hpp>
 #include <osiiso/detail/frame.hpp>
+#include <osiiso/detail/shared_arena.hpp>
 #include <osiiso/detail/worker.hpp>
 #include <osiiso/osiiso.hpp>
 
@@ -140,14 +141,20 @@ TEST_CASE("worker side: malformed frames end the worker with a message, never a 
        forged_frame_header(0xA5, request, std::uint64_t{1} << 30) + std::string(1000, 'x')},
       {"wrong direction", forged_frame_header(0xA5, value, 4) + "abcd"},
       {"truncated payload", frame(FrameType::Request, echo_request(1)).substr(0, 14)},
+      // Shared payload descriptors: nothing was put in the arena, or the size is not one.
+      {"shared request never written", frame(FrameType::SharedRequest, osiiso::detail::encode_shared_size(100))},
+      {"shared request beyond the limit",
+       frame(FrameType::SharedRequest, osiiso::detail::encode_shared_size(std::uint64_t{1} << 40))},
+      {"shared request with a short size", frame(FrameType::SharedRequest, "abc")},
   };
   for (const auto& [name, bytes] : cases) {
     CAPTURE(name);
     const auto hwm_before = status_kb("VmHWM");
     const auto served = serve(bytes);
     CHECK(served.code == 2);
-    REQUIRE(served.replies.size() == 1);
+    REQUIRE(served.replies.size() == 2);
     CHECK(served.replies[0].type == FrameType::Hello);
+    CHECK(served.replies[1].type == FrameType::SharedArenas);
     // A length is never trusted: no 1 GiB buffer for a frame that never arrives.
     CHECK(status_kb("VmHWM") - hwm_before < 64 * 1024);
   }
@@ -166,17 +173,17 @@ TEST_CASE("worker side: a bad request fails that task and the worker keeps servi
   input += frame(FrameType::Request, echo_request(42));
   const auto served = serve(input);
   CHECK(served.code == 0);
-  REQUIRE(served.replies.size() == 8);
-  CHECK_THAT(decoded_error(served.replies[1]), Catch::Contains("malformed"));
+  REQUIRE(served.replies.size() == 9);  // after its hello and its arenas
   CHECK_THAT(decoded_error(served.replies[2]), Catch::Contains("malformed"));
-  CHECK_THROWS_AS(std::rethrow_exception(osiiso::detail::decode_exception(served.replies[3].payload)),
+  CHECK_THAT(decoded_error(served.replies[3]), Catch::Contains("malformed"));
+  CHECK_THROWS_AS(std::rethrow_exception(osiiso::detail::decode_exception(served.replies[4].payload)),
                   osiiso::RegistrationError);
-  CHECK_THAT(decoded_error(served.replies[3]), Catch::Contains("no::such_function"));
-  CHECK_THAT(decoded_error(served.replies[4]), Catch::Contains("fault_parent::echo"));
+  CHECK_THAT(decoded_error(served.replies[4]), Catch::Contains("no::such_function"));
   CHECK_THAT(decoded_error(served.replies[5]), Catch::Contains("fault_parent::echo"));
-  CHECK_THAT(decoded_error(served.replies[6]), Catch::Contains("unexpected bytes"));
-  REQUIRE(served.replies[7].type == FrameType::Value);
-  CHECK(std::any_cast<int>(osiiso::detail::decode_result<int>(served.replies[7].payload)) == 42);
+  CHECK_THAT(decoded_error(served.replies[6]), Catch::Contains("fault_parent::echo"));
+  CHECK_THAT(decoded_error(served.replies[7]), Catch::Contains("unexpected bytes"));
+  REQUIRE(served.replies[8].type == FrameType::Value);
+  CHECK(std::any_cast<int>(osiiso::detail::decode_result<int>(served.replies[8].payload)) == 42);
 }
 
 #ifdef OSIISO_FAULT_PARENT
@@ -219,13 +226,15 @@ TEST_CASE("parent side: a malformed reply fails that task with a clear error; th
     std::string mode;
     std::string message;
   };
-  const auto c =
-      GENERATE(Case{"bad_magic", "bad magic byte"}, Case{"bad_type", "unknown type 99"},
-               Case{"oversized", "exceeds the ProcessQueue limit"},
-               Case{"huge_then_exit", "exited with code 0 while running task 'fault_parent::echo'"},
-               Case{"truncated_header", "exited with code 0"}, Case{"unexpected_request", "unexpected frame"},
-               Case{"garbage_value", "could not be deserialized"}, Case{"garbage_error", "malformed payload"},
-               Case{"unknown_error_kind", "kind 99"});
+  const auto c = GENERATE(
+      Case{"bad_magic", "bad magic byte"}, Case{"bad_type", "unknown type 99"},
+      Case{"oversized", "exceeds the ProcessQueue limit"},
+      Case{"huge_then_exit", "exited with code 0 while running task 'fault_parent::echo'"},
+      Case{"truncated_header", "exited with code 0"}, Case{"unexpected_request", "unexpected frame"},
+      Case{"garbage_value", "could not be deserialized"}, Case{"garbage_error", "malformed payload"},
+      Case{"unknown_error_kind", "kind 99"}, Case{"shared_value_without_arena", "a shared payload without an arena"},
+      Case{"shared_value_unwritten", "a shared payload that was never written"},
+      Case{"corrupt_arena_announcement", "an arena announcement of 3 bytes"});
   CAPTURE(c.mode);
   std::vector<osiiso::detail::PreparedTask> tasks;
   tasks.push_back(osiiso::detail::make_process_work(badinput::echo, 1));

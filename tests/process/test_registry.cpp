@@ -228,6 +228,9 @@ TEST_CASE("the worker loop serves requests until end of file", "[registry][worke
   const auto hello = osiiso::detail::read_frame(replies.read.get());
   REQUIRE(hello);
   CHECK(hello->type == FrameType::Hello);
+  const auto arenas = osiiso::detail::read_frame(replies.read.get());
+  REQUIRE(arenas);
+  CHECK(arenas->type == FrameType::SharedArenas);
 
   auto ask = [&](const std::string& request) {
     REQUIRE(osiiso::detail::write_frame(requests.write.get(), FrameType::Request, 0, request));

@@ -24,7 +24,15 @@ enum class FrameType : std::uint8_t {
   Error = 4,    // worker -> parent: encode_exception(...)
   Exit = 5,     // worker -> parent: the task called exit() (payload: the code, decimal)
   Signal = 6,   // worker -> parent: about to die of this fatal signal (payload: its number, decimal)
+  // Large payloads through shared memory (shared_arena.hpp); each stands for the frame above it
+  // whose payload lies in an arena (payload: encode_shared_size).
+  SharedRequest = 16,  // parent -> worker: a Request in the worker's request arena
+  SharedValue = 17,    // worker -> parent: a Value in the worker's reply arena
+  SharedArenas = 18,   // worker -> parent: its arenas' descriptor numbers (encode_arena_numbers)
 };
+
+// Whether `type` is a FrameType value (the others are corrupt input).
+bool known_frame_type(std::uint8_t type) noexcept;
 
 // Every request carries its attempt's id and every reply echoes it, so that a reply is provably
 // the answer to the request it settles (Hello frames carry 0).

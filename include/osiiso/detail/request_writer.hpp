@@ -2,11 +2,14 @@
 // Writes one request frame to a worker's non-blocking pipe, in as many turns as the pipe needs.
 #pragma once
 
+#include <osiiso/detail/shared_arena.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace osiiso::detail {
 
@@ -19,8 +22,9 @@ class RequestWriter {
   };
 
   // Frames `payload` as the request of attempt `id`. A small payload is copied next to its
-  // header (one write); a large one is written in place, kept alive by `owner` even if the
-  // attempt is abandoned. Throws FrameError when the frame would exceed `max_frame`.
+  // header (one write); a large one goes into the worker's request arena when it has one that is
+  // free, else it is written in place, kept alive by `owner` even if the attempt is abandoned.
+  // Throws FrameError when the frame would exceed `max_frame`.
   void begin(std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner, std::size_t max_frame);
   // Writes what the pipe takes.
   Progress pump(int fd);
@@ -28,12 +32,15 @@ class RequestWriter {
   [[nodiscard]] bool pending() const noexcept { return offset_ < out_.size() + body_.size(); }
   // Forgets the frame (and releases its payload).
   void clear() noexcept;
+  // Large requests go through `arena` (the worker's request arena) from now on.
+  void attach_arena(SharedArena arena) noexcept { arena_ = std::move(arena); }
 
  private:
   std::string out_;                    // the frame header, or the whole frame when it is small
   std::string_view body_;              // a large payload, written in place
   std::shared_ptr<const void> owner_;  // keeps body_ alive
   std::size_t offset_ = 0;             // over out_, then body_
+  SharedArena arena_;
 };
 
 }  // namespace osiiso::detail

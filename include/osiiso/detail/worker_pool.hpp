@@ -109,6 +109,8 @@ class LocalWorkerPool {
   void read_replies(WorkerSlot& slot);
   bool take_frames(WorkerSlot& slot);
   bool take_reply(WorkerSlot& slot, const Frame& frame);
+  // The worker announced its arenas (worker_pool_arenas.cpp); false when the announcement was corrupt.
+  bool attach_arenas(WorkerSlot& slot, std::string_view announcement);
   void write_request(WorkerSlot& slot);
   void fail_slot(WorkerSlot& slot, const std::string& message);
   // Idle worker `slot` runs the initializer first.
