@@ -199,8 +199,34 @@ void scale(benchmark::State& state, const char* method) {
   }
 }
 
+// 7. map() of 1,000,000 trivial items with 2 workers, then run() (items/s, queue started and
+// warm); automatic chunksize, and chunksize 1 for comparison.
+void map_items(benchmark::State& state, std::size_t chunksize) {
+  const std::size_t items = env_size("OSIISO_BENCH_MAP_N", 1'000'000);
+  osiiso::ProcessQueueOptions opts = options("fork", 2);
+  if (chunksize > 0) opts.chunksize = chunksize;
+  osiiso::ProcessQueue q(std::move(opts));
+  q.start();
+  for (int i = 0; i < 200; ++i) benchmark::DoNotOptimize(q.submit(noop, i).value());
+  std::vector<int> inputs(items);
+  for (std::size_t i = 0; i < items; ++i) inputs[i] = static_cast<int>(i);
+  double rate = 0;
+  for (auto _ : state) {
+    q.clear_results();
+    const auto start = BenchClock::now();
+    auto handles = q.map(noop, inputs);
+    const auto summary = q.run();
+    rate = static_cast<double>(items) / seconds_since(start);
+    if (summary.succeeded != items) state.SkipWithError("not every item succeeded");
+    benchmark::DoNotOptimize(handles.back().value());
+  }
+  state.counters["items_per_s"] = rate;
+}
+
 }  // namespace
 
+BENCHMARK_CAPTURE(map_items, auto, 0) -> Iterations(1) -> Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(map_items, chunksize_1, 1)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(startup, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(startup, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(roundtrip, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);

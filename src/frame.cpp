@@ -68,7 +68,7 @@ Header parse_header(const char* p, std::size_t max_size) {
     throw FrameError("corrupt frame on a ProcessQueue pipe (bad magic byte)");
   }
   const auto type = static_cast<std::uint8_t>(p[1]);
-  if (type < 1 || type > 6)
+  if (!known_frame_type(type))
     throw FrameError(fmt::format("corrupt frame on a ProcessQueue pipe (unknown type {})", type));
   std::uint64_t id;
   std::memcpy(&id, p + 2, sizeof id);

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-// The worker loop: read a request, run the registered function, write the reply.
+// The worker loop: read a request, run the registered function, write the reply (and the Begin
+// of the queued request that runs next, in the same write).
 #include <osiiso/detail/worker.hpp>
 
 #include <osiiso/detail/buffer_pool.hpp>
 #include <osiiso/detail/fd.hpp>
 #include <osiiso/detail/frame.hpp>
 #include <osiiso/detail/registry.hpp>
+#include <osiiso/detail/request_inbox.hpp>
 #include <osiiso/errors.hpp>
 
 #include <fcntl.h>
@@ -21,9 +23,9 @@
 namespace osiiso::detail {
 
 namespace {
-// The largest request buffer a worker keeps for the next request (its trim threshold, see
-// prepare_worker_process).
-constexpr std::size_t kKeptRequestBuffer = std::size_t{64} << 20;
+// Replies up to this size are copied next to the Begin frame that may follow them (one write);
+// larger ones are written as they are.
+constexpr std::size_t kCoalescedReply = std::size_t{64} << 10;
 
 template <class E>
 std::string error_reply(const E& e) {
@@ -38,57 +40,64 @@ void flush_output() noexcept {
   }
   std::fflush(nullptr);
 }
+// Runs one request; returns its reply type and fills `reply`.
+FrameType run_request(std::string_view payload, std::string& reply, std::string& name) {
+  try {
+    const auto request = decode_request(payload);
+    name = request.name;
+    const auto* task = Registry::instance().find(request.name);
+    if (task == nullptr) {
+      reply = error_reply(RegistrationError(
+          fmt::format("ProcessQueue worker: no function is registered as '{}' in the worker process; add "
+                      "OSIISO_TASK({}) at namespace scope in a file linked into the program",
+                      name, name)));
+      return FrameType::Error;
+    }
+    task->invoke(request.arguments, reply);
+    return FrameType::Value;
+  } catch (const SerializationError& e) {
+    reply = error_reply(OsiisoError(fmt::format("ProcessQueue task '{}': {}", name, e.what())));
+  } catch (...) {
+    reply = encode_exception(std::current_exception());
+  }
+  return FrameType::Error;
+}
+
 }  // namespace
 
 int serve_requests(int request_fd, int reply_fd) noexcept {
   try {
     const pid_t self = ::getpid();
     if (!write_frame(reply_fd, FrameType::Hello, 0, std::to_string(self))) return 0;
-    // Kept from one request to the next, so that a stream of large arguments is read into warm
-    // memory that is not zero-filled again; released after a request over kKeptRequestBuffer.
-    std::string request_buffer;
+    RequestInbox inbox(request_fd);
+    // A small reply waits here for the Begin of the queued request after it: one write for both.
+    std::string out;
+    std::optional<std::uint64_t> announced;
     for (;;) {
-      std::optional<FrameView> frame;
-      try {
-        frame = read_frame_into(request_fd, request_buffer);
-      } catch (const FrameError& e) {
-        std::fprintf(stderr, "osiiso worker %d: %s\n", static_cast<int>(::getpid()), e.what());
-        return 2;
+      if (!out.empty()) {
+        // Cancel frames the parent sent meanwhile must be seen before a queued request begins.
+        inbox.drain();
+        announced = inbox.next_queued();
+        if (announced) append_frame_header(out, FrameType::Begin, *announced, 0);
+        if (!write_all(reply_fd, out.data(), out.size())) return 0;  // the queue is gone
+        out.clear();
       }
-      if (!frame) return 0;  // the queue closed our request pipe
-      if (frame->type != FrameType::Request) {
-        std::fprintf(stderr, "osiiso worker %d: unexpected frame type %d\n", static_cast<int>(::getpid()),
-                     static_cast<int>(frame->type));
-        return 2;
+      const auto request = inbox.next();
+      if (!request) return 0;  // the queue closed our request pipe
+      const std::uint64_t attempt = request->id;
+      if (request->type == FrameType::Queued && announced != attempt) {
+        inbox.drain();
+        if (!write_frame(reply_fd, FrameType::Begin, attempt, {})) return 0;
       }
-      const std::uint64_t attempt = frame->id;
+      announced.reset();
       std::string reply;
-      FrameType type = FrameType::Error;
       std::string name;
       begin_attempt(reply_fd, attempt);
-      try {
-        const auto request = decode_request(frame->payload);
-        name = request.name;
-        const auto* task = Registry::instance().find(request.name);
-        if (task == nullptr) {
-          reply = error_reply(RegistrationError(
-              fmt::format("ProcessQueue worker: no function is registered as '{}' in the worker process; add "
-                          "OSIISO_TASK({}) at namespace scope in a file linked into the program",
-                          name, name)));
-        } else {
-          task->invoke(request.arguments, reply);
-          type = FrameType::Value;
-        }
-      } catch (const SerializationError& e) {
-        reply = error_reply(OsiisoError(fmt::format("ProcessQueue task '{}': {}", name, e.what())));
-      } catch (...) {
-        reply = encode_exception(std::current_exception());
-      }
+      FrameType type = run_request(request->payload, reply, name);
       end_attempt();
+      inbox.trim();
       // A task that forked and whose child returned from it: only the worker itself may reply.
       if (::getpid() != self) std::_Exit(0);
-      frame.reset();
-      if (request_buffer.capacity() > kKeptRequestBuffer) std::string().swap(request_buffer);
       flush_output();
       if (reply.size() > kMaxFrameSize) {
         type = FrameType::Error;
@@ -96,8 +105,15 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
             fmt::format("ProcessQueue task '{}': its serialized result of {} bytes exceeds the limit of {} bytes", name,
                         reply.size(), kMaxFrameSize)));
       }
-      if (!write_frame(reply_fd, type, attempt, reply)) return 0;  // the queue is gone
+      if (reply.size() <= kCoalescedReply) {
+        append_frame(out, type, attempt, reply);
+      } else if (!write_frame(reply_fd, type, attempt, reply)) {
+        return 0;
+      }
     }
+  } catch (const FrameError& e) {
+    std::fprintf(stderr, "osiiso worker %d: %s\n", static_cast<int>(::getpid()), e.what());
+    return 2;
   } catch (...) {
     // Out of memory outside a task, or similar: the parent sees the worker die.
     return 3;

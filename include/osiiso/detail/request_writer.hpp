@@ -2,6 +2,8 @@
 // Writes one request frame to a worker's non-blocking pipe, in as many turns as the pipe needs.
 #pragma once
 
+#include <osiiso/detail/frame.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -22,6 +24,11 @@ class RequestWriter {
   // header (one write); a large one is written in place, kept alive by `owner` even if the
   // attempt is abandoned. Throws FrameError when the frame would exceed `max_frame`.
   void begin(std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner, std::size_t max_frame);
+  // Frames `payload` as a frame of `type` after those not yet written, so that several go out in
+  // one write; false (nothing added) while a large payload is being written in place. Throws
+  // FrameError when the frame would exceed `max_frame`.
+  bool add(FrameType type, std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner,
+           std::size_t max_frame);
   // Writes what the pipe takes.
   Progress pump(int fd);
   // True between begin() and the end of its frame.
