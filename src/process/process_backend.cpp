@@ -115,7 +115,10 @@ struct ProcessBackend::Impl final : PoolListener {
     try {
       (void)thread.take();  // the interrupts were for the pool that is gone
       auto stranded = std::exchange(running, {});
-      for (const auto& [id, attempt] : stranded) engine.complete(attempt, Outcome{{}, error});
+      for (const auto& [id, attempt] : stranded) {
+        engine.begin_attempt(attempt);  // a queued one fails as an attempt, as in job_failed
+        engine.complete(attempt, Outcome{{}, error});
+      }
       fail_waiting(error);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "osiiso: ProcessQueue could not report its poller's failure: %s\n", e.what());

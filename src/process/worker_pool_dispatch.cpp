@@ -150,10 +150,11 @@ void LocalWorkerPool::requeue(WorkerSlot& slot) {
 }
 
 bool LocalWorkerPool::take_begin(WorkerSlot& slot, std::uint64_t id) {
-  if (slot.state() != WorkerSlot::State::Busy) return true;  // being killed: what it began is requeued
+  if (slot.state() == WorkerSlot::State::Killing) return true;  // what it began is requeued
   slot.skip_withdrawn(id);
   auto& jobs = slot.jobs();
   if (jobs.empty() || jobs.front().id != id || jobs.front().began) {
+    if (slot.state() != WorkerSlot::State::Busy) return true;  // exiting by itself: nothing to settle
     fail_slot(slot, fmt::format("ProcessQueue: worker (pid {}) began request {}, which it does not hold first; the "
                                 "worker was replaced",
                                 slot.process().pid(), id));
@@ -162,7 +163,7 @@ bool LocalWorkerPool::take_begin(WorkerSlot& slot, std::uint64_t id) {
   RunningJob& job = jobs.front();
   job.began = true;
   if (job.cancelled) {
-    // Withdrawn too late: it runs a job that is settled already.
+    // Withdrawn too late (also by a worker that retires): it runs a job that is settled already.
     slot.kill_gently(grace());
     return true;
   }

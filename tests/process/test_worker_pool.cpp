@@ -242,3 +242,16 @@ TEST_CASE("a chunked pool gives the queued jobs of a dead worker to another, beg
   }
   CHECK_FALSE(listener.ahead.empty());
 }
+
+TEST_CASE("a pool sized automatically never queues a 20 ms job behind another", "[pool][chunk]") {
+  Listener listener;
+  EventLoop loop;
+  osiiso::detail::PoolConfig config;
+  config.max_jobs_in_flight = std::nullopt;
+  LocalWorkerPool pool(config, listener, loop);
+  for (int i = 0; i < 8; ++i) listener.add(pooltest::nap, 20);
+  drive_until(pool, loop, 2, [&] { return listener.ended() == 8; });
+  CHECK(listener.values.size() == 8);
+  // Every measured run is over 20 ms, far past the millisecond a worker may hold.
+  CHECK(listener.ahead.empty());
+}
