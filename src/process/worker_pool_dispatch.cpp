@@ -113,8 +113,10 @@ LocalWorkerPool::Given LocalWorkerPool::give(WorkerSlot& slot, PoolJob& job, Clo
       throw OsiisoError(fmt::format("{}: cannot set the memory limit of worker (pid {}) for task '{}': {}",
                                     config_.queue_name, slot.process().pid(), job.name, std::strerror(errno)));
     }
-    if (!slot.writer().add(first ? FrameType::Request : FrameType::Queued, job.id, job.request, job.owner,
-                           config_.max_frame_size)) {
+    if (first && !slot.writer().pending()) {
+      slot.writer().begin(job.id, job.request, job.owner, config_.max_frame_size);  // as without chunking
+    } else if (!slot.writer().add(first ? FrameType::Request : FrameType::Queued, job.id, job.request, job.owner,
+                                  config_.max_frame_size)) {
       return Given::Refused;
     }
   } catch (const std::exception&) {
