@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// LocalWorkerPool: starting and feeding workers, reading their replies (the fork server's
-// messages: worker_pool_server.cpp; deadlines, reaping, stopping: worker_pool_reaping.cpp).
+// LocalWorkerPool: starting workers, reading their replies (feeding them: worker_pool_dispatch.cpp;
+// the fork server's messages: worker_pool_server.cpp; deadlines, reaping, stopping:
+// worker_pool_reaping.cpp).
 #include <osiiso/detail/worker_pool.hpp>
 
 #include <osiiso/errors.hpp>
@@ -9,10 +10,8 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 
 namespace osiiso::detail {
 

@@ -93,7 +93,9 @@ int serve_requests(int request_fd, int reply_fd) noexcept {
       if (!request) return 0;  // the queue closed our request pipe
       const std::uint64_t attempt = request->id;
       if (request->type == FrameType::Queued && !(announced && announced_id == attempt)) {
-        if (!write_frame(reply_fd, FrameType::Begin, attempt, {})) return 0;
+        append_frame_header(out, FrameType::Begin, attempt, 0);
+        if (!write_all(reply_fd, out.data(), out.size())) return 0;
+        out.clear();
       }
       std::string reply;
       std::string name;
