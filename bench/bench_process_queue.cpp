@@ -5,6 +5,8 @@
 #include <osiiso/osiiso.hpp>
 #include <osiiso/process_queue.hpp>
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -245,8 +247,53 @@ void scale(benchmark::State& state, const char* method) {
   }
 }
 
+// CPU seconds of this process's threads (`who`: RUSAGE_SELF) or of the calling thread.
+double cpu_seconds(int who) {
+  rusage usage{};
+  ::getrusage(who, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+double thread_cpu_seconds() { return cpu_seconds(RUSAGE_THREAD); }
+
+// 7. map() of 1,000,000 trivial items with 2 workers, then run() (items/s, queue started and
+// warm); automatic chunksize, and chunksize 1 for comparison.
+void map_items(benchmark::State& state, std::size_t chunksize) {
+  const std::size_t items = env_size("OSIISO_BENCH_MAP_N", 1'000'000);
+  osiiso::ProcessQueueOptions opts = options("fork", 2);
+  if (chunksize > 0) opts.chunksize = chunksize;
+  osiiso::ProcessQueue q(std::move(opts));
+  q.start();
+  for (int i = 0; i < 200; ++i) benchmark::DoNotOptimize(q.submit(noop, i).value());
+  q.join();  // the warm-up's last result is recorded after its handle wakes: not in the timed run
+  std::vector<int> inputs(items);
+  for (std::size_t i = 0; i < items; ++i) inputs[i] = static_cast<int>(i);
+  double rate = 0;
+  double process_cpu = 0;
+  double main_cpu = 0;
+  for (auto _ : state) {
+    q.clear_results();
+    const double process_before = cpu_seconds(RUSAGE_SELF);
+    const double main_before = thread_cpu_seconds();
+    const auto start = BenchClock::now();
+    auto handles = q.map(noop, inputs);
+    const auto summary = q.run();
+    rate = static_cast<double>(items) / seconds_since(start);
+    process_cpu = cpu_seconds(RUSAGE_SELF) - process_before;
+    main_cpu = thread_cpu_seconds() - main_before;
+    if (summary.succeeded != items) state.SkipWithError("not every item succeeded");
+    benchmark::DoNotOptimize(handles.back().value());
+  }
+  state.counters["items_per_s"] = rate;
+  // Parent CPU per item: the calling thread (map, run) and the others (the poller, mostly).
+  state.counters["main_cpu_us"] = main_cpu / static_cast<double>(items) * 1e6;
+  state.counters["poller_cpu_us"] = (process_cpu - main_cpu) / static_cast<double>(items) * 1e6;
+}
+
 }  // namespace
 
+BENCHMARK_CAPTURE(map_items, auto, 0) -> Iterations(1) -> Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(map_items, chunksize_1, 1)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(startup, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(startup, spawn, "spawn")->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(roundtrip, fork, "fork")->Iterations(1)->Unit(benchmark::kMillisecond);

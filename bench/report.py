@@ -27,6 +27,9 @@ WORKLOADS = {
     "cpu_scaling": ("5. CPU scaling: 8 x ~0.25 s tasks, 1 vs 2 workers", "speedup", "x", True, ["t1_s", "t2_s"]),
     "scale": ("6. scale: 1,000,000 queued trivial tasks (200,000 for ProcessPoolExecutor; see tasks)", "bytes_per_task", "B/task", False,
               ["peak_bytes_per_task", "after_clear_MiB", "total_s", "submit_first_us", "submit_last_us", "tasks"]),
+    "map_items": ("7. map of 1,000,000 trivial items with 2 workers, then run() (mp.Pool: best chunksize of "
+                  "2,500 and 10,000; ProcessPoolExecutor: chunksize 2,500)", "items_per_s", "items/s", True,
+                  ["main_cpu_us", "poller_cpu_us", "items_per_s_chunksize_2500", "items_per_s_chunksize_10000"]),
     "threads": ("ThreadQueue: 100,000 trivial tasks one by one (2 threads)", "tasks_per_s", "tasks/s", True, []),
     "mpi_roundtrip": ("MpiQueue 1. single-task round trip, 2,000 times (2 serving ranks x 1 worker; Dask 500)",
                       "median_us", "us", False, ["p99_us", "max_us"]),
@@ -35,8 +38,8 @@ WORKLOADS = {
     "pipe": ("Physical limit: pipe ping-pong between two pinned processes; fork/exec", None, "", False, []),
 }
 
-REFERENCE = {"threads": "osiiso ThreadQueue", "mpi_roundtrip": "osiiso local", "mpi_throughput": "osiiso local",
-             "mpi_map": "osiiso local"}
+REFERENCE = {"threads": "osiiso ThreadQueue", "map_items": "osiiso auto", "mpi_roundtrip": "osiiso local",
+             "mpi_throughput": "osiiso local", "mpi_map": "osiiso local"}
 
 # (label, workload, impl, metric, comparison, bound)
 TARGETS = [
@@ -57,6 +60,7 @@ TARGETS = [
     ("RSS after handles and results are gone <= 64 MiB above the start", "scale", "osiiso fork", "after_clear_MiB",
      "<=", 64),
     ("ThreadQueue <= 2x the cost of a bare std::thread pool", "threads", "osiiso ThreadQueue", "vs_bare", "<=", 2.0),
+    ("map of 1,000,000 items >= mp.Pool.map best chunksize", "map_items", "osiiso auto", "vs_pool_map", ">=", 1.0),
     ("submit O(log n): last-10% / first-10% submit cost <= 2", "scale", "osiiso fork", "submit_ratio", "<=", 2.0),
     ("MPI round trip <= 2x the local ProcessQueue's", "mpi_roundtrip", "osiiso mpi", "vs_local", "<=", 2.0),
     ("MPI throughput >= 5x MPIPoolExecutor's", "mpi_throughput", "osiiso mpi", "vs_mpi4py", ">=", 5.0),
@@ -71,6 +75,9 @@ MPI_RATIOS = [
     ("mpi_throughput", "tasks_per_s", "Dask LocalCluster", "vs_dask"),
     ("mpi_map", "items_per_s", "osiiso local", "vs_local"),
 ]
+
+# Other ratios: (workload, metric, implementation, peer, name of the ratio implementation / peer).
+RATIOS = [("map_items", "items_per_s", "osiiso auto", "mp.Pool", "vs_pool_map")]
 
 
 def load(directory):
@@ -109,6 +116,9 @@ def load(directory):
     for w, m, peer, name in MPI_RATIOS:
         if (w, "osiiso mpi", m) in med and med.get((w, peer, m)):
             med[(w, "osiiso mpi", name)] = med[(w, "osiiso mpi", m)] / med[(w, peer, m)]
+    for w, m, impl, peer, name in RATIOS:
+        if (w, impl, m) in med and med.get((w, peer, m)):
+            med[(w, impl, name)] = med[(w, impl, m)] / med[(w, peer, m)]
     return med, runs
 
 

@@ -46,6 +46,9 @@ for round in $(seq 1 "$rounds"); do
       for impl in ppe pool; do "${peers[@]}" "$impl" "$w" --context spawn >>"$out/peers-$round.jsonl"; done
     fi
   done
+  echo "-- map_items" >&2
+  osiiso "map_items-$round" '^map_items/'
+  for impl in ppe pool; do "${peers[@]}" "$impl" map_items >>"$out/peers-$round.jsonl"; done
   osiiso "threads-$round" '^threads/'
   "${peers[@]}" tpe threads >>"$out/peers-$round.jsonl"
 done

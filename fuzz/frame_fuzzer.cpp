@@ -54,7 +54,10 @@ void consume_reply(const Frame& frame) {
     case FrameType::Request: allowing_errors([&] { (void)osiiso::detail::decode_request(frame.payload); }); break;
     case FrameType::Hello:
     case FrameType::Exit:
-    case FrameType::Signal: break;
+    case FrameType::Signal:
+    case FrameType::Queued:
+    case FrameType::Begin:
+    case FrameType::Cancel: break;
   }
 }
 

@@ -141,8 +141,6 @@ std::string error_payload(ErrorKind kind, std::string_view type_name, std::strin
 }
 }  // namespace
 
-bool known_frame_type(std::uint8_t type) noexcept { return (type >= 1 && type <= 6) || (type >= 16 && type <= 18); }
-
 void write_frame_header(char* header, FrameType type, std::uint64_t id, std::size_t size) noexcept {
   header[0] = static_cast<char>(kMagic);
   header[1] = static_cast<char>(type);

@@ -35,6 +35,7 @@ void ProcessQueueOptions::validate() const {
   if (!(poll.count() > 0)) throw std::invalid_argument("poll must be > 0");
   if (max_worker_memory && *max_worker_memory == 0) throw std::invalid_argument("max_worker_memory must be > 0");
   if (memory_limit && *memory_limit == 0) throw std::invalid_argument("memory_limit must be > 0");
+  if (chunksize && *chunksize == 0) throw std::invalid_argument("chunksize must be > 0");
 }
 
 void RunOptions::validate() const {

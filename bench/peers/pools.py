@@ -211,6 +211,24 @@ def scale(impl, context, tasks):
     }
 
 
+def map_items(impl, context, items=1_000_000):
+    """map() of `items` trivial items with 2 workers: mp.Pool.map at its best chunksize (of 2,500
+    and 10,000), ProcessPoolExecutor.map with chunksize 2,500."""
+    p = Peer(impl, 2, context)
+    p.warm_up()
+    inputs = list(range(items))
+    result = {}
+    for chunksize in (2500, 10000) if impl == "pool" else (2500,):
+        start = time.perf_counter()
+        out = list(p.pool.map(noop, inputs, chunksize=chunksize))
+        rate = items / (time.perf_counter() - start)
+        assert len(out) == items
+        result[f"items_per_s_chunksize_{chunksize}"] = rate
+    result["items_per_s"] = max(result.values())
+    p.close()
+    return result
+
+
 def threads(impl, context, tasks=100000):
     return throughput(impl, context, tasks)
 

@@ -94,6 +94,8 @@ struct ProcessQueueOptions {
   std::optional<std::size_t> max_worker_memory{};
   /// Every attempt's memory cap in bytes (TaskOptions::memory_limit overrides it; see docs).
   std::optional<std::size_t> memory_limit{};
+  /// Most tasks handed to one worker at once (nullopt: sized from measured run time; 1: one at a time).
+  std::optional<std::size_t> chunksize{};
 
   /// Throws std::invalid_argument with the Python library's message when a field is out of range.
   void validate() const;

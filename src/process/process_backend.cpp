@@ -50,6 +50,7 @@ struct ProcessBackend::Impl final : PoolListener {
         .initializer_name = config.initializer_name,
         .max_jobs_per_worker = config.max_tasks_per_worker,
         .max_worker_memory = config.max_worker_memory,
+        .max_jobs_in_flight = config.chunksize,
     };
   }
 
@@ -114,7 +115,10 @@ struct ProcessBackend::Impl final : PoolListener {
     try {
       (void)thread.take();  // the interrupts were for the pool that is gone
       auto stranded = std::exchange(running, {});
-      for (const auto& [id, attempt] : stranded) engine.complete(attempt, Outcome{{}, error});
+      for (const auto& [id, attempt] : stranded) {
+        engine.begin_attempt(attempt);  // a queued one fails as an attempt, as in job_failed
+        engine.complete(attempt, Outcome{{}, error});
+      }
       fail_waiting(error);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "osiiso: ProcessQueue could not report its poller's failure: %s\n", e.what());
@@ -123,14 +127,28 @@ struct ProcessBackend::Impl final : PoolListener {
 
   // ---- PoolListener ----
 
-  std::optional<PoolJob> next_job() override {
-    auto attempt = engine.take_ready();
+  std::optional<PoolJob> next_job() override { return take(AttemptStart::AtTake); }
+
+  // Queued behind a running attempt, it counts as pending (its timeout too) until its worker
+  // reports that it begins.
+  std::optional<PoolJob> next_job_ahead() override { return take(AttemptStart::Deferred); }
+
+  std::optional<PoolJob> take(AttemptStart start) {
+    auto attempt = engine.take_ready({}, GateUse::Respect, start);
     if (!attempt) return std::nullopt;
     const auto& work = static_cast<const ProcessWork&>(attempt->work());
-    PoolJob job{attempt->id, work.request, attempt->task, attempt->task->state->name,
-                memory_limit_of(*attempt, config.memory_limit)};
+    PoolJob job{attempt->id,
+                work.request,
+                attempt->task,
+                attempt->task->state->name,
+                memory_limit_of(*attempt, config.memory_limit),
+                start == AttemptStart::Deferred};
     running.emplace(attempt->id, std::move(*attempt));
     return job;
+  }
+
+  void job_began(std::uint64_t id) override {
+    if (const auto it = running.find(id); it != running.end()) engine.begin_attempt(it->second);
   }
 
   void job_replied(std::uint64_t id, const Frame& reply, int worker_pid) override {
@@ -146,6 +164,8 @@ struct ProcessBackend::Impl final : PoolListener {
   void job_failed(std::uint64_t id, std::exception_ptr error, int worker_pid) override {
     auto node = running.extract(id);
     if (node.empty()) return;
+    // One that never began (its worker could not take it) fails as an attempt, as one taken at once.
+    engine.begin_attempt(node.mapped());
     Outcome outcome{{}, std::move(error)};
     if (worker_pid > 0) outcome.placement.worker_pid = worker_pid;
     engine.complete(node.mapped(), std::move(outcome));

@@ -15,7 +15,8 @@ std::shared_ptr<Engine> make_process_queue_engine(ProcessQueueOptions options) {
                                .poll = options.poll,
                                .max_tasks_per_worker = options.max_tasks_per_worker,
                                .max_worker_memory = options.max_worker_memory,
-                               .memory_limit = options.memory_limit};
+                               .memory_limit = options.memory_limit,
+                               .chunksize = options.chunksize};
   if (options.initializer) {
     PreparedTask setup = options.initializer->prepare_for_processes();
     backend.initializer_request = static_cast<const ProcessWork&>(*setup.work).request;

@@ -45,6 +45,22 @@ void RequestWriter::begin(std::uint64_t id, std::string_view payload, std::share
   owner_ = std::move(owner);
 }
 
+bool RequestWriter::add(FrameType type, std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner,
+                        std::size_t max_frame) {
+  if (!pending()) clear();
+  if (!body_.empty()) return false;
+  out_.erase(0, offset_);
+  offset_ = 0;
+  if (payload.size() <= kInlineRequest) {
+    append_frame(out_, type, id, payload, max_frame);
+    return true;
+  }
+  append_frame_header(out_, type, id, payload.size(), max_frame);
+  body_ = payload;
+  owner_ = std::move(owner);
+  return true;
+}
+
 RequestWriter::Progress RequestWriter::pump(int fd) {
   while (pending()) {
     iovec parts[2];

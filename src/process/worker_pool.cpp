@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// LocalWorkerPool: starting and feeding workers, reading their replies (the fork server's
-// messages: worker_pool_server.cpp; deadlines, reaping, stopping: worker_pool_reaping.cpp).
+// LocalWorkerPool: starting workers, reading their replies (feeding them: worker_pool_dispatch.cpp;
+// the fork server's messages: worker_pool_server.cpp; deadlines, reaping, stopping:
+// worker_pool_reaping.cpp).
 #include <osiiso/detail/worker_pool.hpp>
 
 #include <osiiso/errors.hpp>
@@ -9,10 +10,8 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 
 namespace osiiso::detail {
 
@@ -67,38 +66,6 @@ void LocalWorkerPool::prepare(std::size_t want) {
   feed(want);  // first: a worker that just said hello takes a job before more are started
   launcher_.launch(want, alive(), [this](LaunchedWorker launched) { add_worker(std::move(launched)); });
   feed(want);
-}
-
-void LocalWorkerPool::feed(std::size_t want) {
-  if (const auto& broken = launcher_.broken()) {
-    if (want > 0) listener_.fail_waiting(broken);
-    return;
-  }
-  if (const auto failure = launcher_.take_failure(alive() + launcher_.pending())) {
-    listener_.fail_waiting(failure);
-    return;
-  }
-  for (auto& [serial, slot] : slots_) {
-    if (slot.state() != WorkerSlot::State::Idle) continue;
-    if (!config_.initializer_request.empty() && !slot.initialized) {
-      initialize(slot);
-      continue;
-    }
-    auto job = listener_.next_job();
-    if (!job) return;
-    try {
-      if (!slot.cap_memory(job->memory_limit)) {
-        throw OsiisoError(fmt::format("{}: cannot set the memory limit of worker (pid {}) for task '{}': {}",
-                                      config_.queue_name, slot.process().pid(), job->name, std::strerror(errno)));
-      }
-      slot.writer().begin(job->id, job->request, job->owner, config_.max_frame_size);
-    } catch (const std::exception&) {
-      listener_.job_failed(job->id, std::current_exception(), slot.process().pid());
-      continue;
-    }
-    slot.assign({job->id, job->name, std::move(job->owner), job->memory_limit});
-    write_request(slot);
-  }
 }
 
 void LocalWorkerPool::add_worker(LaunchedWorker launched) {
@@ -227,7 +194,12 @@ bool LocalWorkerPool::take_frames(WorkerSlot& slot) {
       case FrameType::SharedArenas:
         if (!attach_arenas(slot, frame->payload)) return false;
         break;
+      case FrameType::Begin:
+        if (!take_begin(slot, frame->id)) return false;
+        break;
       case FrameType::Request:
+      case FrameType::Queued:
+      case FrameType::Cancel:
       case FrameType::SharedRequest:
       case FrameType::SharedValue:  // never returned: the reader turns it into a Value
         fail_slot(slot, "ProcessQueue: a worker sent an unexpected frame");
@@ -239,11 +211,13 @@ bool LocalWorkerPool::take_frames(WorkerSlot& slot) {
 bool LocalWorkerPool::take_reply(WorkerSlot& slot, const Frame& frame) {
   if (slot.state() != WorkerSlot::State::Busy || !slot.job()) return true;  // a killed job's reply: dropped
   const pid_t pid = slot.process().pid();
-  if (frame.id != slot.job()->id) {
+  slot.skip_withdrawn(frame.id);
+  // Its first job, begun: a queued one is answered only after its Begin frame.
+  if (!slot.job() || frame.id != slot.job()->id || !slot.job()->began) {
     fail_slot(slot, fmt::format("ProcessQueue: worker (pid {}) answered request {} while running {} (request {}); a "
                                 "process forked by a task and still serving the worker's pipes? The worker was "
                                 "replaced",
-                                pid, frame.id, task_of(slot), slot.job()->id));
+                                pid, frame.id, task_of(slot), slot.job() ? slot.job()->id : 0));
     return false;
   }
   if (slot.job()->initializer) {
@@ -260,10 +234,12 @@ bool LocalWorkerPool::take_reply(WorkerSlot& slot, const Frame& frame) {
   launcher_.reply_seen();
   if (frame.type != FrameType::Exit) {
     const RunningJob job = slot.finish();
+    measure(slot, job, Clock::now());
     ++slot.jobs_done;
-    const bool retire = worn_out(slot, job, frame.type);
+    // Worn out with jobs queued behind this one: they run first (they may have begun already).
+    slot.retiring = slot.retiring || worn_out(slot, job, frame.type);
     listener_.job_replied(job.id, frame, pid);
-    if (retire) slot.retire(grace() * 10);
+    if (slot.retiring && slot.live() == 0) slot.retire(grace() * 10);
     return true;
   }
   const auto code = small_number(frame.payload);
@@ -299,15 +275,6 @@ void LocalWorkerPool::fail_slot(WorkerSlot& slot, const std::string& message) {
 void LocalWorkerPool::close_reply(WorkerSlot& slot) noexcept {
   loop_.unwatch(slot.reply_fd());
   slot.close_reply();
-}
-
-void LocalWorkerPool::kill_job(std::uint64_t id) {
-  for (auto& [serial, slot] : slots_) {
-    if (!slot.job() || slot.job()->id != id) continue;
-    slot.drop_job();
-    slot.kill_gently(grace());
-    return;
-  }
 }
 
 }  // namespace osiiso::detail

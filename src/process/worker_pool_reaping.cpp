@@ -90,6 +90,7 @@ void LocalWorkerPool::reap() {
                                            process.pid(), process.describe_end(), job->name, cap))),
                            process.pid());
     }
+    requeue(slot);
   }
 }
 
@@ -132,12 +133,16 @@ void LocalWorkerPool::stop(Seconds timeout) {
 std::vector<std::uint64_t> LocalWorkerPool::kill_all() noexcept {
   std::vector<std::uint64_t> running;
   for (auto& [serial, slot] : slots_) {
-    if (slot.job() && !slot.job()->initializer) running.push_back(slot.job()->id);
+    for (const auto& job : slot.jobs()) {
+      if (!job.initializer && !job.cancelled) running.push_back(job.id);
+    }
     slot.process().signal(SIGKILL);
     slot.process().reap_now();
     forget(slot);
   }
   slots_.clear();
+  for (const auto& job : backlog_) running.push_back(job.id);
+  backlog_.clear();
   launcher_.server().stop(Clock::duration::zero());
   return running;
 }

@@ -11,8 +11,10 @@
 namespace osiiso::detail {
 
 void LocalWorkerPool::initialize(WorkerSlot& slot) {
-  slot.assign(
-      {.id = 0, .name = config_.initializer_name, .owner = nullptr, .memory_limit = std::nullopt, .initializer = true});
+  RunningJob setup;
+  setup.name = config_.initializer_name;
+  setup.initializer = true;
+  slot.assign(std::move(setup));
   try {
     slot.writer().begin(0, config_.initializer_request, nullptr, config_.max_frame_size);
   } catch (const std::exception& e) {
@@ -35,7 +37,7 @@ void LocalWorkerPool::initializer_failed(WorkerSlot& slot, const std::string& wh
   // The next worker starts after a pause, not at once: an initializer that always fails fails
   // one task per start, never loops (and with no worker alive the backlog fails at once).
   launcher_.failed(message);
-  if (auto job = listener_.next_job()) {
+  if (auto job = take_job(false)) {
     listener_.job_failed(job->id,
                          std::make_exception_ptr(OsiisoError(
                              fmt::format("{}; task '{}' did not run and the worker was replaced", message, job->name))),

@@ -29,19 +29,47 @@ void WorkerSlot::hello() noexcept {
   if (state_ == State::Idle || state_ == State::Busy) deadline_.reset();
 }
 
-void WorkerSlot::assign(RunningJob job) noexcept {
-  job_ = std::move(job);
+void WorkerSlot::assign(RunningJob job) {
+  jobs_.push_back(std::move(job));
+  ++live_;
   state_ = State::Busy;
 }
 
 RunningJob WorkerSlot::finish() noexcept {
-  RunningJob job = std::move(*job_);
-  job_.reset();
-  state_ = State::Idle;
+  RunningJob job = std::move(jobs_.front());
+  jobs_.pop_front();
+  if (!job.cancelled) --live_;
+  if (jobs_.empty() && state_ == State::Busy) state_ = State::Idle;
   return job;
 }
 
-std::optional<RunningJob> WorkerSlot::drop_job() noexcept { return std::exchange(job_, std::nullopt); }
+std::optional<RunningJob> WorkerSlot::drop_job() noexcept {
+  if (jobs_.empty() || !jobs_.front().began) return std::nullopt;
+  auto job = finish();
+  if (job.cancelled) return std::nullopt;
+  return job;
+}
+
+std::vector<RunningJob> WorkerSlot::take_unstarted() {
+  std::vector<RunningJob> unstarted;
+  for (auto& job : jobs_) {
+    if (!job.began && !job.cancelled) unstarted.push_back(std::move(job));
+  }
+  jobs_.clear();
+  live_ = 0;
+  return unstarted;
+}
+
+void WorkerSlot::withdraw(RunningJob& job) noexcept {
+  if (job.cancelled) return;
+  job.cancelled = true;
+  --live_;
+}
+
+void WorkerSlot::skip_withdrawn(std::uint64_t before) noexcept {
+  while (!jobs_.empty() && jobs_.front().cancelled && jobs_.front().id != before) jobs_.pop_front();
+  if (jobs_.empty() && state_ == State::Busy) state_ = State::Idle;
+}
 
 void WorkerSlot::kill_gently(Clock::duration grace) noexcept {
   if (state_ == State::Killing) return;

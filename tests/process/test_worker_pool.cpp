@@ -13,6 +13,8 @@
 
 #include <chrono>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -30,11 +32,28 @@ int nap(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
 }
+int nap_then_crash(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  ::raise(SIGSEGV);
+  return 0;
+}
+// Waits until file `release` exists.
+int wait_for(std::string release) {
+  while (!std::filesystem::exists(release)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return 0;
+}
+int touch(std::string path) {
+  std::ofstream(path) << "ran";
+  return 1;
+}
 }  // namespace pooltest
 
 OSIISO_TASK_AS("pooltest::square", pooltest::square);
 OSIISO_TASK_AS("pooltest::crash", pooltest::crash);
 OSIISO_TASK_AS("pooltest::nap", pooltest::nap);
+OSIISO_TASK_AS("pooltest::nap_then_crash", pooltest::nap_then_crash);
+OSIISO_TASK_AS("pooltest::wait_for", pooltest::wait_for);
+OSIISO_TASK_AS("pooltest::touch", pooltest::touch);
 
 namespace {
 
@@ -55,8 +74,12 @@ struct Listener final : osiiso::detail::PoolListener {
   std::map<std::uint64_t, std::string> errors;
   std::map<std::uint64_t, int> pids;
 
-  template <class F>
-  std::uint64_t add(F f, int argument) {
+  // Jobs handed out to queue behind a running one, and the deferred jobs reported begun.
+  std::set<std::uint64_t> ahead;
+  std::map<std::uint64_t, int> began;
+
+  template <class F, class A>
+  std::uint64_t add(F f, A argument) {
     const std::uint64_t id = works.size() + 1;
     works[id] = osiiso::detail::make_process_work(f, argument).work;
     waiting.push_back(id);
@@ -68,6 +91,15 @@ struct Listener final : osiiso::detail::PoolListener {
     waiting.pop_front();
     return PoolJob{id, static_cast<const ProcessWork&>(*works[id]).request, nullptr, "job"};
   }
+  std::optional<PoolJob> next_job_ahead() override {
+    auto job = next_job();
+    if (job) {
+      job->deferred = true;
+      ahead.insert(job->id);
+    }
+    return job;
+  }
+  void job_began(std::uint64_t id) override { ++began[id]; }
   void job_replied(std::uint64_t id, const Frame& reply, int worker_pid) override {
     REQUIRE(reply.type == FrameType::Value);
     pids[id] = worker_pid;
@@ -156,4 +188,70 @@ TEST_CASE("a local worker pool kills a job on request and reports nothing for it
   const auto ids = pool.kill_all();
   CHECK(ids.empty());
   CHECK(pool.size() == 0);
+}
+
+namespace {
+osiiso::detail::PoolConfig chunked_pool(std::size_t depth) {
+  osiiso::detail::PoolConfig config;
+  config.max_jobs_in_flight = depth;
+  return config;
+}
+}  // namespace
+
+TEST_CASE("a chunked pool withdraws a queued job that never runs, and keeps its worker", "[pool][chunk]") {
+  const std::string release = osiiso::test::temp_path("osiiso_pool_release");
+  const std::string ran = osiiso::test::temp_path("osiiso_pool_ran");
+  Listener listener;
+  EventLoop loop;
+  LocalWorkerPool pool(chunked_pool(4), listener, loop);
+  const auto head = listener.add(pooltest::wait_for, release);
+  const auto queued = listener.add(pooltest::touch, ran);
+  drive_until(pool, loop, 1, [&] { return listener.waiting.empty(); });
+  REQUIRE(listener.ahead.count(queued) == 1);
+  // The Cancel frame is in the worker's pipe before the head can return.
+  pool.kill_job(queued);
+  std::ofstream(release) << "go";
+  drive_until(pool, loop, 1, [&] { return listener.ended() == 1; });
+  const auto after = listener.add(pooltest::square, 3);
+  drive_until(pool, loop, 1, [&] { return listener.ended() == 2; });
+  CHECK(listener.values[head] == 0);
+  CHECK(listener.values[after] == 9);
+  CHECK(listener.pids[after] == listener.pids[head]);  // the worker was not replaced
+  CHECK(listener.values.count(queued) == 0);
+  CHECK(listener.errors.count(queued) == 0);
+  CHECK(listener.began.count(queued) == 0);
+  CHECK_FALSE(std::filesystem::exists(ran));
+  std::filesystem::remove(release);
+}
+
+TEST_CASE("a chunked pool gives the queued jobs of a dead worker to another, begun once", "[pool][chunk]") {
+  Listener listener;
+  EventLoop loop;
+  LocalWorkerPool pool(chunked_pool(8), listener, loop);
+  const auto crashed = listener.add(pooltest::nap_then_crash, 300);
+  std::vector<std::uint64_t> behind;
+  for (int i = 0; i < 6; ++i) behind.push_back(listener.add(pooltest::square, i));
+  drive_until(pool, loop, 1, [&] { return listener.ended() == 7; });
+  REQUIRE(listener.errors.count(crashed) == 1);
+  CHECK_THAT(listener.errors[crashed], Catch::Contains("SIGSEGV"));
+  for (std::size_t i = 0; i < behind.size(); ++i) {
+    CHECK(listener.values[behind[i]] == static_cast<int>(i * i));
+    CHECK(listener.pids[behind[i]] != listener.pids[crashed]);
+    // Each deferred job began once, on the worker that ran it.
+    if (listener.ahead.count(behind[i]) == 1) CHECK(listener.began[behind[i]] == 1);
+  }
+  CHECK_FALSE(listener.ahead.empty());
+}
+
+TEST_CASE("a pool sized automatically never queues a 20 ms job behind another", "[pool][chunk]") {
+  Listener listener;
+  EventLoop loop;
+  osiiso::detail::PoolConfig config;
+  config.max_jobs_in_flight = std::nullopt;
+  LocalWorkerPool pool(config, listener, loop);
+  for (int i = 0; i < 8; ++i) listener.add(pooltest::nap, 20);
+  drive_until(pool, loop, 2, [&] { return listener.ended() == 8; });
+  CHECK(listener.values.size() == 8);
+  // Every measured run is over 20 ms, far past the millisecond a worker may hold.
+  CHECK(listener.ahead.empty());
 }

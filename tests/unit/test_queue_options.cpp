@@ -44,7 +44,19 @@ TEST_CASE("ProcessQueueOptions defaults", "[queue_options]") {
   CHECK(o.poll == 50ms);
   CHECK(o.context == Context{});
   CHECK(o.context.start_method() == StartMethod::Fork);
+  CHECK_FALSE(o.chunksize.has_value());
   CHECK_NOTHROW(o.validate());
+}
+
+TEST_CASE("ProcessQueueOptions::chunksize must be positive", "[queue_options]") {
+  ProcessQueueOptions o;
+  o.chunksize = 0;
+  CHECK_THROWS_MATCHES(o.validate(), std::invalid_argument, Message("chunksize must be > 0"));
+  o.chunksize = 1;
+  CHECK_NOTHROW(o.validate());
+  const ProcessQueueOptions designated{.memory_limit = std::size_t{1} << 30, .chunksize = 64};
+  CHECK(designated.chunksize == 64U);
+  CHECK_NOTHROW(designated.validate());
 }
 
 TEST_CASE("RunOptions and ShutdownOptions defaults", "[queue_options]") {

@@ -24,6 +24,10 @@ enum class FrameType : std::uint8_t {
   Error = 4,    // worker -> parent: encode_exception(...)
   Exit = 5,     // worker -> parent: the task called exit() (payload: the code, decimal)
   Signal = 6,   // worker -> parent: about to die of this fatal signal (payload: its number, decimal)
+  // Chunked dispatch (8-15): requests queued behind the one a worker runs.
+  Queued = 8,   // parent -> worker: a Request to run after those before it, reported by Begin first
+  Begin = 9,    // worker -> parent: the Queued request with this id starts now (no payload)
+  Cancel = 10,  // parent -> worker: drop the Queued request with this id if it has not begun (no payload)
   // Large payloads through shared memory (shared_arena.hpp); each stands for the frame above it
   // whose payload lies in an arena (payload: encode_shared_size).
   SharedRequest = 16,  // parent -> worker: a Request in the worker's request arena
@@ -31,8 +35,10 @@ enum class FrameType : std::uint8_t {
   SharedArenas = 18,   // worker -> parent: its arenas' descriptor numbers (encode_arena_numbers)
 };
 
-// Whether `type` is a FrameType value (the others are corrupt input).
-bool known_frame_type(std::uint8_t type) noexcept;
+// Whether `type` is one of the frame types above (the others are corrupt input).
+[[nodiscard]] constexpr bool known_frame_type(std::uint8_t type) noexcept {
+  return (type >= 1 && type <= 6) || (type >= 8 && type <= 10) || (type >= 16 && type <= 18);
+}
 
 // Every request carries its attempt's id and every reply echoes it, so that a reply is provably
 // the answer to the request it settles (Hello frames carry 0).

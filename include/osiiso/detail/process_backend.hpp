@@ -40,9 +40,12 @@ struct ProcessBackendConfig {
   std::optional<std::size_t> max_worker_memory{};
   // Every attempt's memory cap unless its task sets one.
   std::optional<std::size_t> memory_limit{};
+  // Most attempts a worker holds at once (nullopt: sized from the measured run time).
+  std::optional<std::size_t> chunksize = 1;
 };
 
-// Workers are created, fed one request at a time, killed and reaped by a single poller thread
+// Workers are created, fed (one request at a time, or several queued behind the running one:
+// `chunksize`), killed and reaped by a single poller thread
 // (epoll over reply pipes, pidfds and an eventfd). The poller thread also creates every worker,
 // so that PR_SET_PDEATHSIG (which fires when the creating *thread* exits) stays meaningful; it
 // exits only after every worker is reaped.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osiiso/detail/shared_arena.hpp>
+#include <osiiso/detail/frame.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,11 @@ class RequestWriter {
   // free, else it is written in place, kept alive by `owner` even if the attempt is abandoned.
   // Throws FrameError when the frame would exceed `max_frame`.
   void begin(std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner, std::size_t max_frame);
+  // Frames `payload` as a frame of `type` after those not yet written, so that several go out in
+  // one write; false (nothing added) while a large payload is being written in place. Throws
+  // FrameError when the frame would exceed `max_frame`.
+  bool add(FrameType type, std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner,
+           std::size_t max_frame);
   // Writes what the pipe takes.
   Progress pump(int fd);
   // True between begin() and the end of its frame.

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // A pool of local worker processes, driven by one thread: it starts workers, feeds each one job
-// at a time, reads replies, kills and reaps. It knows nothing of the engine: jobs come from and
-// outcomes go to a PoolListener, so any backend (the ProcessQueue poller, a serving MPI rank)
-// can drive it around its own event loop.
+// at a time or several (queued behind the one it runs), reads replies, kills and reaps. It knows nothing of the engine:
+// jobs come from and outcomes go to a PoolListener, so any backend (the ProcessQueue poller, a serving MPI rank) can
+// drive it around its own event loop.
 #pragma once
 
 #include <osiiso/chrono.hpp>
@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <map>
 #include <memory>
@@ -39,6 +40,9 @@ struct PoolConfig {
   // max_worker_memory bytes after a job.
   std::size_t max_jobs_per_worker = 0;
   std::optional<std::size_t> max_worker_memory{};
+  // Most jobs a worker holds at once: the one it runs and those queued behind it in its request
+  // pipe (nullopt: sized from the measured run time; 1: one at a time).
+  std::optional<std::size_t> max_jobs_in_flight = 1;
 };
 
 // One job for one worker.
@@ -48,6 +52,7 @@ struct PoolJob {
   std::shared_ptr<const void> owner;          // keeps `request` and `name` alive while the job is the pool's
   std::string_view name;                      // the task's name, for messages
   std::optional<std::size_t> memory_limit{};  // bytes the job may map beyond its idle worker
+  bool deferred = false;                      // from next_job_ahead(): it begins when job_began() says
 };
 
 // Where a pool gets jobs and sends outcomes; called on the pool's thread.
@@ -60,6 +65,11 @@ class PoolListener {
 
   // The next job for an idle worker; nullopt when there is none.
   virtual std::optional<PoolJob> next_job() = 0;
+  // The next job to queue behind a running one (max_jobs_in_flight > 1): it has not begun until
+  // job_began(); nullopt when there is none.
+  virtual std::optional<PoolJob> next_job_ahead() { return std::nullopt; }
+  // Job `id`, a deferred one, begins now.
+  virtual void job_began(std::uint64_t /*id*/) {}
   // Job `id` got its reply from worker `worker_pid`: a Value or an Error frame.
   virtual void job_replied(std::uint64_t id, const Frame& reply, int worker_pid) = 0;
   // Job `id` ended without a reply (its worker died, broke the protocol, or its task called
@@ -103,6 +113,25 @@ class LocalWorkerPool {
   [[nodiscard]] std::size_t alive() const noexcept;
   [[nodiscard]] bool any_serving() const noexcept;
   void feed(std::size_t want);
+  // Gives every serving worker jobs up to `limit` held; false when there were no more jobs.
+  bool fill(std::size_t limit);
+  enum class Given { Yes, Failed, Refused };
+  // Hands `job` to `slot` (first or queued); Refused: it must wait for a worker that holds none.
+  Given give(WorkerSlot& slot, PoolJob& job, Clock::time_point now);
+  // The backlog's first job, else the listener's.
+  std::optional<PoolJob> take_job(bool ahead);
+  // The jobs a worker may hold now.
+  [[nodiscard]] std::size_t jobs_in_flight() const noexcept;
+  // Fails the backlog and what the listener has waiting.
+  void fail_all_waiting(const std::exception_ptr& error);
+  // A dead worker's jobs that never began go to the backlog (not attempts: they never ran).
+  void requeue(WorkerSlot& slot);
+  // The worker reports that queued job `id` begins.
+  bool take_begin(WorkerSlot& slot, std::uint64_t id);
+  // Withdraws queued job `job` of `slot` with a Cancel frame.
+  void withdraw(WorkerSlot& slot, RunningJob& job);
+  // A reply of `slot` at `now`: feeds the run-time estimate.
+  void measure(WorkerSlot& slot, const RunningJob& job, Clock::time_point now) noexcept;
   void deadlines();
   void add_worker(LaunchedWorker launched);
   void on_slot_event(WorkerSlot& slot, SlotEvent event);
@@ -132,6 +161,11 @@ class LocalWorkerPool {
   EventLoop& loop_;
   Launcher launcher_;
   std::map<std::uint64_t, WorkerSlot> slots_;
+  // Deferred jobs taken from the listener that no worker holds (their worker died before they
+  // began, or they wait for a worker that holds nothing): served before the listener's.
+  std::deque<PoolJob> backlog_;
+  // Mean run time of a job in microseconds as the pool sees it (0: none measured yet).
+  double run_us_ = 0;
   std::uint64_t next_serial_ = kFirstSlotTag >> 2;
   // Left uninitialised: zero-filling it faulted in 64 pages on the way to a new pool's first result.
   static constexpr std::size_t kReadBufferSize = std::size_t{1} << 18;

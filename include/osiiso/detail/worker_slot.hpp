@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// One worker of a local pool: its process, its pipes and the state of the job it runs.
+// One worker of a local pool: its process, its pipes and the jobs it holds (the one it runs first,
+// those queued behind it in its request pipe next).
 #pragma once
 
 #include <osiiso/chrono.hpp>
@@ -13,20 +14,28 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace osiiso::detail {
 
-// The job a busy worker runs: the caller's id (echoed by the reply), its name for messages, and
-// what keeps that name alive.
+// A job a worker holds: the caller's id (echoed by the reply), its name for messages, and what
+// keeps that name (and its request, for a job that goes to another worker) alive.
 struct RunningJob {
   std::uint64_t id = 0;
   std::string_view name;
   std::shared_ptr<const void> owner;
   std::optional<std::size_t> memory_limit{};
   bool initializer = false;  // the pool's own first request, not a caller's job
+  std::string_view request{};
+  // Running: written as a Request, or reported by the worker's Begin frame (a Queued one).
+  bool began = true;
+  // Withdrawn by a Cancel frame; stays until the worker's next frame shows whether it dropped it.
+  bool cancelled = false;
+  Clock::time_point sent{};  // when its request was handed to the writer
 };
 
 // What the events of a worker's descriptors mean: epoll tags are serial << 2 | kind.
@@ -37,7 +46,7 @@ class WorkerSlot {
   enum class State {
     Starting,  // waiting for its hello
     Idle,      // ready for a request
-    Busy,      // running `job`
+    Busy,      // holding jobs (running the first)
     Killing,   // signalled; waiting to reap it
     Exiting,   // its reply pipe closed; waiting to reap it
   };
@@ -59,7 +68,13 @@ class WorkerSlot {
   [[nodiscard]] bool serving() const noexcept { return hello_ && (state_ == State::Idle || state_ == State::Busy); }
   [[nodiscard]] bool said_hello() const noexcept { return hello_; }
   [[nodiscard]] const std::optional<Clock::time_point>& deadline() const noexcept { return deadline_; }
-  [[nodiscard]] const std::optional<RunningJob>& job() const noexcept { return job_; }
+  // The job it runs (or runs next); nullptr when it holds none.
+  [[nodiscard]] const RunningJob* job() const noexcept { return jobs_.empty() ? nullptr : &jobs_.front(); }
+  // Every job it holds, in the order it runs them.
+  [[nodiscard]] std::deque<RunningJob>& jobs() noexcept { return jobs_; }
+  [[nodiscard]] const std::deque<RunningJob>& jobs() const noexcept { return jobs_; }
+  // Jobs it holds that are not withdrawn.
+  [[nodiscard]] std::size_t live() const noexcept { return live_; }
 
   ChildProcess& process() noexcept { return process_; }
   [[nodiscard]] const ChildProcess& process() const noexcept { return process_; }
@@ -69,18 +84,29 @@ class WorkerSlot {
   ReplyReader& reader() noexcept { return reader_; }
   // Whether the request pipe is watched for writability (a request waits for room).
   bool write_armed = false;
-  // Jobs it finished; whether it ran the pool's initializer.
+  // Jobs it finished and was given; whether it ran the pool's initializer.
   std::size_t jobs_done = 0;
+  std::size_t jobs_given = 0;
   bool initialized = false;
+  // Worn out with jobs still queued: it takes no more and retires once they are done.
+  bool retiring = false;
+  // When its last reply arrived: a job queued behind that one began then.
+  Clock::time_point last_reply{};
 
   // The worker reported ready.
   void hello() noexcept;
-  // Idle -> Busy with `job`.
-  void assign(RunningJob job) noexcept;
-  // Busy -> Idle; returns the finished job.
+  // Queues `job` after those it holds (Idle -> Busy).
+  void assign(RunningJob job);
+  // Removes and returns the first job (Busy -> Idle when it was the last).
   RunningJob finish() noexcept;
-  // Forgets the job (its outcome is not reported); the worker is killed by the caller.
+  // Forgets the first job if it began (its outcome is not reported); the caller kills the worker.
   std::optional<RunningJob> drop_job() noexcept;
+  // Removes every job that never began and was not withdrawn (a dead worker's queue), in order.
+  std::vector<RunningJob> take_unstarted();
+  // Marks job `job` (one it holds) withdrawn.
+  void withdraw(RunningJob& job) noexcept;
+  // The worker's frame is about job `before`: the withdrawn jobs ahead of it were dropped.
+  void skip_withdrawn(std::uint64_t before) noexcept;
   // SIGTERM, then SIGKILL once `grace` has passed (see on_deadline).
   void kill_gently(Clock::duration grace) noexcept;
   // SIGKILL at once; reaped within `grace`.
@@ -111,7 +137,8 @@ class WorkerSlot {
   UniqueFd reply_;
   State state_ = State::Starting;
   std::optional<Clock::time_point> deadline_;  // start timeout, SIGKILL escalation, or reap wait
-  std::optional<RunningJob> job_;
+  std::deque<RunningJob> jobs_;
+  std::size_t live_ = 0;
   RequestWriter writer_;
   ReplyReader reader_;
   bool hello_ = false;
