@@ -177,7 +177,7 @@ class QueueFront {
   void cancel() { engine_.cancel(); }
   /// Restores a shut-down queue for reuse, cancelling leftovers and clearing results.
   void reset() { engine_.reset(); }
-  /// Discards accumulated results.
+  /// Discards accumulated results and returns the freed memory to the system (drop handles first).
   void clear_results() { engine_.clear_results(); }
 
   /// Tasks currently executing.
