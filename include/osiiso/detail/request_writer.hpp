@@ -2,8 +2,8 @@
 // Writes one request frame to a worker's non-blocking pipe, in as many turns as the pipe needs.
 #pragma once
 
-#include <osiiso/detail/shared_arena.hpp>
 #include <osiiso/detail/frame.hpp>
+#include <osiiso/detail/shared_arena.hpp>
 
 #include <cstddef>
 #include <cstdint>
