@@ -172,8 +172,10 @@ TEST_CASE("fault: a worker SIGKILLed from outside fails only its task, and its s
   const auto path = temp_path("osiiso_fault_pid");
   std::filesystem::remove(path);
   {
-    // One worker: every task after the victim can only run if the slot is refilled.
-    osiiso::ProcessQueue q({.workers = 1});
+    // One worker: every task after the victim can only run if the slot is refilled. The refill
+    // comes from the fork server: under the sanitizers a fork() from this multi-threaded parent
+    // while another thread allocates can deadlock the child (it hung ThreadSanitizer's CI run once).
+    osiiso::ProcessQueue q({.workers = 1, .context = osiiso::get_context("forkserver")});
     auto victim = q.submit(faulttest::report_pid_and_sleep, path);
     std::vector<osiiso::SyncTaskHandle<int>> others;
     for (int i = 0; i < 200; ++i) others.push_back(q.submit(faulttest::trivial, i));
