@@ -8,6 +8,13 @@
 #include <cstdint>
 #include <new>
 
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer's annotations: the child's re-creation of the stripes must not be reported as
+// racing with the parent's threads, which do not exist in the child.
+extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line);
+#endif
+
 namespace osiiso::detail {
 
 namespace {
@@ -29,10 +36,16 @@ std::array<Stripe, kStripes>& stripes() noexcept {
 // A thread of the parent may have held a stripe when another forked: the child has no such
 // thread, and a task there that waits on a handle must not find its stripe locked forever.
 void reset_stripes_in_child() noexcept {
+#if defined(__SANITIZE_THREAD__)
+  AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+#endif
   for (auto& stripe : stripes()) {
     new (&stripe.sync.mu) std::mutex();
     new (&stripe.sync.cv) std::condition_variable();
   }
+#if defined(__SANITIZE_THREAD__)
+  AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+#endif
 }
 
 const bool registered = [] {
