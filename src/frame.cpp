@@ -252,9 +252,11 @@ std::optional<Frame> FrameDecoder::next() {
   return frame;
 }
 
+void append_request_head(std::string& out, std::string_view name) { put_str(out, name); }
+
 std::string encode_request(std::string_view name, std::string_view arguments) {
   std::string out;
-  out.reserve(4 + name.size() + arguments.size());
+  out.reserve(RequestView{name, arguments}.encoded_size());
   put_str(out, name);
   out.append(arguments);
   return out;

@@ -102,17 +102,19 @@ void SharedArena::unmap() noexcept {
   mapped_ = 0;
 }
 
-bool SharedArena::put(std::string_view payload) noexcept {
+bool SharedArena::put(std::string_view payload, std::string_view rest) noexcept {
   if (base_ == nullptr || busy_word(base_).load(std::memory_order_acquire) != kFree) return false;
-  const std::size_t need = kArenaHeader + payload.size();
-  if (need < payload.size()) return false;
+  const std::size_t size = payload.size() + rest.size();
+  const std::size_t need = kArenaHeader + size;
+  if (size < payload.size() || need < size) return false;
   if (need > mapped_) {
-    const std::size_t size = round_up(need);
+    const std::size_t grown = round_up(need);
     // The other process may have grown the file already (never shrunk: it is sealed).
-    if (file_size(fd_.get()) < size && ::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) return false;
-    if (!map(size)) return false;
+    if (file_size(fd_.get()) < grown && ::ftruncate(fd_.get(), static_cast<off_t>(grown)) != 0) return false;
+    if (!map(grown)) return false;
   }
   std::memcpy(base_ + kArenaHeader, payload.data(), payload.size());
+  if (!rest.empty()) std::memcpy(base_ + kArenaHeader + payload.size(), rest.data(), rest.size());
   busy_word(base_).store(kBusy, std::memory_order_release);
   return true;
 }

@@ -143,7 +143,7 @@ struct MpiBackend::Impl final : PoolListener {
     auto attempt = engine.take_ready();
     if (!attempt) return std::nullopt;
     const auto& work = static_cast<const ProcessWork&>(attempt->work());
-    PoolJob job{attempt->id, work.request, attempt->task, attempt->task->state->name,
+    PoolJob job{attempt->id, work.request(), attempt->task, attempt->task->state->name,
                 memory_limit_of(*attempt, config.memory_limit)};
     local_running.emplace(attempt->id, std::move(*attempt));
     return job;

@@ -111,7 +111,8 @@ void append_job(std::string& out, const JobMessage& job) {
   put<std::uint8_t>(out, job.report_start ? 1 : 0);
   put_optional_size(out, job.memory_limit);
   put_bytes(out, job.name);
-  put_bytes(out, job.request);
+  put_bytes(out, job.request.name);
+  put_bytes(out, job.request.arguments);
 }
 
 std::vector<JobMessage> decode_jobs(std::string_view bytes) {
@@ -123,7 +124,8 @@ std::vector<JobMessage> decode_jobs(std::string_view bytes) {
     job.report_start = in.get<std::uint8_t>() != 0;
     job.memory_limit = in.get_optional_size();
     job.name = in.get_bytes();
-    job.request = in.get_bytes();
+    job.request.name = in.get_bytes();
+    job.request.arguments = in.get_bytes();
     jobs.push_back(job);
   }
   return jobs;

@@ -98,7 +98,7 @@ MpiQueueLayout make_mpi_queue_engine(MpiQueueOptions options) {
   backend.session.max_worker_memory = options.max_worker_memory;
   if (options.initializer) {
     PreparedTask setup = options.initializer->prepare_for_processes();
-    backend.session.initializer_request = static_cast<const ProcessWork&>(*setup.work).request;
+    backend.session.initializer_request = encode_request(static_cast<const ProcessWork&>(*setup.work).request());
     backend.session.initializer_name = std::move(setup.name);
   }
   world->claim();

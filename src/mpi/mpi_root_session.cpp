@@ -118,22 +118,22 @@ void RootSession::hand_over(std::size_t index, Attempt attempt, bool ahead) {
   Rank& rank = ranks_[index];
   const auto& work = static_cast<const ProcessWork&>(attempt.work());
   const std::string& name = attempt.task->state->name;
-  if (work.request.size() > MpiChannel::kMaxPayload) {
+  const RequestView request = work.request();
+  if (request.encoded_size() > MpiChannel::kMaxPayload) {
     finish(attempt,
            Outcome{{},
                    std::make_exception_ptr(OsiisoError(fmt::format(
                        "MpiQueue: task '{}' has {} bytes of arguments, more than one MPI message can carry (2 GiB)",
-                       name, work.request.size())))},
+                       name, request.arguments.size())))},
            rank);
     return;
   }
-  if (rank.jobs.size() + work.request.size() > MpiChannel::kBatchBytes) send_jobs(rank);
+  if (rank.jobs.size() + request.encoded_size() > MpiChannel::kBatchBytes) send_jobs(rank);
   if (rank.lost) {  // the batch could not be sent
     finish(attempt, Outcome{{}, lost_error(rank, name, "could not be sent its tasks")}, rank);
     return;
   }
-  append_job(rank.jobs,
-             JobMessage{attempt.id, ahead, memory_limit_of(attempt, config_.memory_limit), name, work.request});
+  append_job(rank.jobs, JobMessage{attempt.id, ahead, memory_limit_of(attempt, config_.memory_limit), name, request});
   const std::uint64_t id = attempt.id;
   held_.emplace(id, Held{std::move(attempt), index});
   ++rank.outstanding;

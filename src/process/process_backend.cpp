@@ -138,7 +138,7 @@ struct ProcessBackend::Impl final : PoolListener {
     if (!attempt) return std::nullopt;
     const auto& work = static_cast<const ProcessWork&>(attempt->work());
     PoolJob job{attempt->id,
-                work.request,
+                work.request(),
                 attempt->task,
                 attempt->task->state->name,
                 memory_limit_of(*attempt, config.memory_limit),

@@ -19,7 +19,7 @@ std::shared_ptr<Engine> make_process_queue_engine(ProcessQueueOptions options) {
                                .chunksize = options.chunksize};
   if (options.initializer) {
     PreparedTask setup = options.initializer->prepare_for_processes();
-    backend.initializer_request = static_cast<const ProcessWork&>(*setup.work).request;
+    backend.initializer_request = encode_request(static_cast<const ProcessWork&>(*setup.work).request());
     backend.initializer_name = std::move(setup.name);
   }
   engine->set_backend(std::make_unique<ProcessBackend>(*engine, std::move(backend)));

@@ -29,36 +29,51 @@ void discard_sigpipe() noexcept {
 }
 }  // namespace
 
-void RequestWriter::begin(std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner,
+void RequestWriter::begin(std::uint64_t id, RequestView request, std::shared_ptr<const void> owner,
                           std::size_t max_frame) {
   clear();
-  if (payload.size() <= kInlineRequest) {
-    append_frame(out_, FrameType::Request, id, payload, max_frame);
-    return;
+  const auto size = request.encoded_size();
+  if (size > kInlineRequest && size > kSharedPayloadMin && size <= max_frame) {
+    std::string head;
+    append_request_head(head, request.name);
+    if (arena_.put(head, request.arguments)) {
+      append_frame(out_, FrameType::SharedRequest, id, encode_shared_size(size), max_frame);
+      return;
+    }
   }
-  if (payload.size() > kSharedPayloadMin && payload.size() <= max_frame && arena_.put(payload)) {
-    append_frame(out_, FrameType::SharedRequest, id, encode_shared_size(payload.size()), max_frame);
-    return;
-  }
-  append_frame_header(out_, FrameType::Request, id, payload.size(), max_frame);
-  body_ = payload;
-  owner_ = std::move(owner);
+  append(FrameType::Request, id, request, owner, max_frame);
 }
 
-bool RequestWriter::add(FrameType type, std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner,
+bool RequestWriter::add(FrameType type, std::uint64_t id, RequestView request, std::shared_ptr<const void> owner,
                         std::size_t max_frame) {
   if (!pending()) clear();
   if (!body_.empty()) return false;
   out_.erase(0, offset_);
   offset_ = 0;
-  if (payload.size() <= kInlineRequest) {
-    append_frame(out_, type, id, payload, max_frame);
-    return true;
-  }
-  append_frame_header(out_, type, id, payload.size(), max_frame);
-  body_ = payload;
-  owner_ = std::move(owner);
+  append(type, id, request, owner, max_frame);
   return true;
+}
+
+bool RequestWriter::add_signal(FrameType type, std::uint64_t id, std::size_t max_frame) {
+  if (!pending()) clear();
+  if (!body_.empty()) return false;
+  out_.erase(0, offset_);
+  offset_ = 0;
+  append_frame(out_, type, id, {}, max_frame);
+  return true;
+}
+
+void RequestWriter::append(FrameType type, std::uint64_t id, RequestView request, std::shared_ptr<const void>& owner,
+                           std::size_t max_frame) {
+  const auto size = request.encoded_size();
+  append_frame_header(out_, type, id, size, max_frame);
+  append_request_head(out_, request.name);
+  if (size <= kInlineRequest) {
+    out_.append(request.arguments);
+  } else {
+    body_ = request.arguments;
+    owner_ = std::move(owner);
+  }
 }
 
 RequestWriter::Progress RequestWriter::pump(int fd) {

@@ -105,7 +105,7 @@ std::optional<PoolJob> LocalWorkerPool::take_job(bool ahead) {
 LocalWorkerPool::Given LocalWorkerPool::give(WorkerSlot& slot, PoolJob& job, Clock::time_point now) {
   const bool first = slot.jobs().empty();
   // A memory cap is the whole worker's: it holds only the capped job. Large requests wait likewise.
-  if (!first && (job.memory_limit || job.request.size() > kMaxQueuedRequest || !slot.said_hello())) {
+  if (!first && (job.memory_limit || job.request.encoded_size() > kMaxQueuedRequest || !slot.said_hello())) {
     return Given::Refused;
   }
   try {
@@ -174,7 +174,7 @@ bool LocalWorkerPool::take_begin(WorkerSlot& slot, std::uint64_t id) {
 }
 
 void LocalWorkerPool::withdraw(WorkerSlot& slot, RunningJob& job) {
-  if (!slot.writer().add(FrameType::Cancel, job.id, {}, nullptr, config_.max_frame_size)) {
+  if (!slot.writer().add_signal(FrameType::Cancel, job.id, config_.max_frame_size)) {
     // Not reachable (queued requests are small); a worker that begins it is killed then.
     slot.withdraw(job);
     return;

@@ -16,7 +16,7 @@ void LocalWorkerPool::initialize(WorkerSlot& slot) {
   setup.initializer = true;
   slot.assign(std::move(setup));
   try {
-    slot.writer().begin(0, config_.initializer_request, nullptr, config_.max_frame_size);
+    slot.writer().begin(0, decode_request(config_.initializer_request), nullptr, config_.max_frame_size);
   } catch (const std::exception& e) {
     initializer_failed(slot, fmt::format("its request could not be sent: {}", e.what()));
     return;

@@ -31,8 +31,8 @@ TEST_CASE("a session configuration survives the trip", "[mpi_protocol]") {
 
 TEST_CASE("jobs and replies are batched and read back in order", "[mpi_protocol]") {
   std::string jobs;
-  append_job(jobs, JobMessage{1, false, std::nullopt, "square", "req-1"});
-  append_job(jobs, JobMessage{2, true, 4096, "nap", std::string_view("r\0q", 3)});
+  append_job(jobs, JobMessage{1, false, std::nullopt, "square", {"reg.square", "req-1"}});
+  append_job(jobs, JobMessage{2, true, 4096, "nap", {"reg.nap", std::string_view("r\0q", 3)}});
   const auto decoded = decode_jobs(jobs);
   REQUIRE(decoded.size() == 2);
   CHECK(decoded[0].id == 1);
@@ -41,7 +41,10 @@ TEST_CASE("jobs and replies are batched and read back in order", "[mpi_protocol]
   CHECK(decoded[1].report_start);
   CHECK(decoded[1].memory_limit == 4096);
   CHECK(decoded[1].name == "nap");
-  CHECK(decoded[1].request == std::string_view("r\0q", 3));
+  CHECK(decoded[0].request.name == "reg.square");
+  CHECK(decoded[0].request.arguments == "req-1");
+  CHECK(decoded[1].request.name == "reg.nap");
+  CHECK(decoded[1].request.arguments == std::string_view("r\0q", 3));
 
   std::string replies;
   append_reply(replies, ReplyMessage{9, ReplyKind::Failed, 123, 55, "boom"});
@@ -58,7 +61,7 @@ TEST_CASE("jobs and replies are batched and read back in order", "[mpi_protocol]
 
 TEST_CASE("a truncated or corrupt message is an error", "[mpi_protocol]") {
   std::string jobs;
-  append_job(jobs, JobMessage{1, false, std::nullopt, "square", "request"});
+  append_job(jobs, JobMessage{1, false, std::nullopt, "square", {"reg.square", "request"}});
   for (std::size_t cut = 1; cut < jobs.size(); ++cut) {
     CHECK_THROWS_AS(decode_jobs(std::string_view(jobs).substr(0, cut)), osiiso::OsiisoError);
   }

@@ -124,7 +124,7 @@ std::string decoded_error(const osiiso::detail::Frame& f) {
 
 std::string echo_request(int x) {
   auto prepared = osiiso::detail::make_process_work(badinput::echo, x);
-  return static_cast<osiiso::detail::ProcessWork&>(*prepared.work).request;
+  return osiiso::detail::encode_request(static_cast<osiiso::detail::ProcessWork&>(*prepared.work).request());
 }
 
 }  // namespace

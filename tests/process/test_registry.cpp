@@ -125,7 +125,7 @@ template <class F, class... A>
 std::any run_here(F fn, A&&... args) {
   auto prepared = osiiso::detail::make_process_work(fn, std::forward<A>(args)...);
   auto& work = static_cast<ProcessWork&>(*prepared.work);
-  const auto request = osiiso::detail::decode_request(work.request);
+  const auto request = work.request();
   const auto* entry = osiiso::detail::Registry::instance().find(request.name);
   REQUIRE(entry != nullptr);
   std::string result;
@@ -240,7 +240,7 @@ TEST_CASE("the worker loop serves requests until end of file", "[registry][worke
   };
   auto prepared = osiiso::detail::make_process_work(regtest::add, 40, 2);
   auto& work = static_cast<ProcessWork&>(*prepared.work);
-  const auto ok = ask(work.request);
+  const auto ok = ask(osiiso::detail::encode_request(work.request()));
   REQUIRE(ok.type == FrameType::Value);
   CHECK(std::any_cast<int>(work.decode(ok.payload)) == 42);
 
@@ -250,7 +250,7 @@ TEST_CASE("the worker loop serves requests until end of file", "[registry][worke
                     Catch::Contains("'no_such_task'") && Catch::Contains("OSIISO_TASK"));
 
   auto failing = osiiso::detail::make_process_work(regtest::throws_range, 1);
-  const auto error = ask(static_cast<ProcessWork&>(*failing.work).request);
+  const auto error = ask(osiiso::detail::encode_request(static_cast<ProcessWork&>(*failing.work).request()));
   REQUIRE(error.type == FrameType::Error);
   CHECK_THROWS_AS(std::rethrow_exception(osiiso::detail::decode_exception(error.payload)), std::out_of_range);
 
@@ -260,7 +260,7 @@ TEST_CASE("the worker loop serves requests until end of file", "[registry][worke
                     Catch::Contains("task 'reg.add'") && Catch::Contains("arguments could not be deserialized"));
 
   // Still serving after errors.
-  const auto again = ask(work.request);
+  const auto again = ask(osiiso::detail::encode_request(work.request()));
   CHECK(again.type == FrameType::Value);
 
   requests.write.reset();

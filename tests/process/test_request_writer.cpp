@@ -28,9 +28,9 @@ osiiso::detail::Pipe nonblocking_pipe() {
 
 TEST_CASE("a request larger than the pipe is written in turns and read back as one frame", "[request_writer]") {
   auto pipe = nonblocking_pipe();
-  auto payload = std::make_shared<const std::string>(std::size_t{3} << 20, 'q');  // over any pipe buffer
+  auto arguments = std::make_shared<const std::string>(std::size_t{3} << 20, 'q');  // over any pipe buffer
   RequestWriter writer;
-  writer.begin(42, *payload, payload, osiiso::detail::kMaxFrameSize);
+  writer.begin(42, {"big", *arguments}, arguments, osiiso::detail::kMaxFrameSize);
   ReplyReader reader;
   std::vector<char> buffer(1 << 16);
   std::vector<osiiso::detail::Frame> frames;
@@ -47,20 +47,22 @@ TEST_CASE("a request larger than the pipe is written in turns and read back as o
   REQUIRE(frames.size() == 1);
   CHECK(frames[0].type == FrameType::Request);
   CHECK(frames[0].id == 42);
-  CHECK(frames[0].payload == *payload);
+  const auto request = osiiso::detail::decode_request(frames[0].payload);
+  CHECK(request.name == "big");
+  CHECK(request.arguments == *arguments);
 }
 
 TEST_CASE("a small request goes out in one write; a closed reader makes the writer report Broken", "[request_writer]") {
   auto pipe = nonblocking_pipe();
   RequestWriter writer;
-  writer.begin(7, "abc", nullptr, osiiso::detail::kMaxFrameSize);
+  writer.begin(7, {"fn", "abc"}, nullptr, osiiso::detail::kMaxFrameSize);
   CHECK(writer.pump(pipe.write.get()) == RequestWriter::Progress::Done);
   ReplyReader reader;
   std::vector<char> buffer(4096);
   REQUIRE(reader.fill(pipe.read.get(), buffer));
   const auto frame = reader.next();
   REQUIRE(frame);
-  CHECK(frame->payload == "abc");
+  CHECK(frame->payload == osiiso::detail::encode_request("fn", "abc"));
   pipe.read.reset();
   // The write raises SIGPIPE; blocked here as on the poller thread, and discarded by the writer.
   sigset_t pipe_signal;
@@ -68,7 +70,7 @@ TEST_CASE("a small request goes out in one write; a closed reader makes the writ
   sigaddset(&pipe_signal, SIGPIPE);
   sigset_t old;
   ::pthread_sigmask(SIG_BLOCK, &pipe_signal, &old);
-  writer.begin(8, "abc", nullptr, osiiso::detail::kMaxFrameSize);
+  writer.begin(8, {"fn", "abc"}, nullptr, osiiso::detail::kMaxFrameSize);
   CHECK(writer.pump(pipe.write.get()) == RequestWriter::Progress::Broken);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }

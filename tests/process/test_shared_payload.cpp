@@ -51,6 +51,7 @@ using osiiso::detail::kArenaHeader;
 using osiiso::detail::kMaxFrameSize;
 using osiiso::detail::kSharedPayloadMin;
 using osiiso::detail::ReplyReader;
+using osiiso::detail::RequestView;
 using osiiso::detail::RequestWriter;
 using osiiso::detail::SharedArena;
 using osiiso::detail::UniqueFd;
@@ -184,47 +185,50 @@ TEST_CASE("shared arena: only a sealed memfd is adopted, and a refused fetch yie
 }
 
 TEST_CASE("request writer: large requests go through a free arena, else through the pipe", "[shared_payload]") {
-  // The request payload is the name and the archive; what matters is its size against the threshold.
-  const auto at = pattern(kSharedPayloadMin);
-  const auto above = pattern(kSharedPayloadMin + 1);
+  // What matters is the encoded request's size (the name, its length and the archive) against the threshold.
+  const std::string name = "t";
+  const auto overhead = RequestView{name, {}}.encoded_size();
+  const auto at = pattern(kSharedPayloadMin - overhead);
+  const auto above = pattern(kSharedPayloadMin - overhead + 1);
   const auto big = pattern(std::size_t{5} << 20);
+  const auto encoded = [&](const std::string& arguments) { return osiiso::detail::encode_request(name, arguments); };
   RequestWriter writer;
   SECTION("without an arena (memfd or pidfd_getfd unavailable), everything takes the pipe") {
-    writer.begin(1, above, nullptr, kMaxFrameSize);
+    writer.begin(1, {name, above}, nullptr, kMaxFrameSize);
     const auto frame = sent(writer);
     CHECK(frame.type == FrameType::Request);
-    CHECK(frame.payload == above);
+    CHECK(frame.payload == encoded(above));
   }
   SECTION("with an arena") {
     auto worker_side = SharedArena::create("osiiso-requests");
     REQUIRE(worker_side);
     writer.attach_arena(other_side(worker_side));
-    writer.begin(2, at, nullptr, kMaxFrameSize);
+    writer.begin(2, {name, at}, nullptr, kMaxFrameSize);
     auto frame = sent(writer);
     CHECK(frame.type == FrameType::Request);  // exactly at the threshold: the pipe
-    CHECK(frame.payload == at);
+    CHECK(frame.payload == encoded(at));
 
-    writer.begin(3, above, nullptr, kMaxFrameSize);
+    writer.begin(3, {name, above}, nullptr, kMaxFrameSize);
     frame = sent(writer);
     REQUIRE(frame.type == FrameType::SharedRequest);
     CHECK(frame.id == 3);
-    CHECK(worker_side.view(osiiso::detail::decode_shared_size(frame.payload), kMaxFrameSize) == above);
+    CHECK(worker_side.view(osiiso::detail::decode_shared_size(frame.payload), kMaxFrameSize) == encoded(above));
 
     // Not released yet (a request still being read): the next one takes the pipe.
-    writer.begin(4, big, nullptr, kMaxFrameSize);
+    writer.begin(4, {name, big}, nullptr, kMaxFrameSize);
     frame = sent(writer);
     CHECK(frame.type == FrameType::Request);
-    CHECK(frame.payload == big);
+    CHECK(frame.payload == encoded(big));
 
     worker_side.release();
-    writer.begin(5, big, nullptr, kMaxFrameSize);
+    writer.begin(5, {name, big}, nullptr, kMaxFrameSize);
     frame = sent(writer);
     REQUIRE(frame.type == FrameType::SharedRequest);
-    CHECK(worker_side.view(osiiso::detail::decode_shared_size(frame.payload), kMaxFrameSize) == big);
+    CHECK(worker_side.view(osiiso::detail::decode_shared_size(frame.payload), kMaxFrameSize) == encoded(big));
 
     // The limit holds on either path.
     worker_side.release();
-    CHECK_THROWS_AS(writer.begin(6, big, nullptr, std::size_t{1} << 20), FrameError);
+    CHECK_THROWS_AS(writer.begin(6, {name, big}, nullptr, std::size_t{1} << 20), FrameError);
   }
 }
 
@@ -326,7 +330,7 @@ struct StringListener final : osiiso::detail::PoolListener {
     if (waiting.empty()) return std::nullopt;
     const auto id = waiting.front();
     waiting.pop_front();
-    return osiiso::detail::PoolJob{id, static_cast<const osiiso::detail::ProcessWork&>(*works[id]).request, nullptr,
+    return osiiso::detail::PoolJob{id, static_cast<const osiiso::detail::ProcessWork&>(*works[id]).request(), nullptr,
                                    "make"};
   }
   void job_replied(std::uint64_t id, const osiiso::detail::Frame& reply, int /*worker_pid*/) override {

@@ -89,7 +89,7 @@ struct Listener final : osiiso::detail::PoolListener {
     if (waiting.empty()) return std::nullopt;
     const auto id = waiting.front();
     waiting.pop_front();
-    return PoolJob{id, static_cast<const ProcessWork&>(*works[id]).request, nullptr, "job"};
+    return PoolJob{id, static_cast<const ProcessWork&>(*works[id]).request(), nullptr, "job"};
   }
   std::optional<PoolJob> next_job_ahead() override {
     auto job = next_job();

@@ -102,12 +102,19 @@ class FrameDecoder {
   std::size_t consumed_ = 0;
 };
 
-// Request payload: the registered name and the argument archive.
-std::string encode_request(std::string_view name, std::string_view arguments);
+// A request payload's two parts: the registered name and the argument archive. They are kept
+// apart until the request is written, so that a task holds only its arguments, never its name.
 struct RequestView {
   std::string_view name;
   std::string_view arguments;
+  // Bytes of the encoded payload.
+  [[nodiscard]] std::size_t encoded_size() const noexcept { return 4 + name.size() + arguments.size(); }
 };
+// Appends the part of the encoded payload that comes before the argument archive.
+void append_request_head(std::string& out, std::string_view name);
+// The encoded payload: the length-prefixed name, then the argument archive.
+std::string encode_request(std::string_view name, std::string_view arguments);
+inline std::string encode_request(RequestView request) { return encode_request(request.name, request.arguments); }
 // Throws FrameError on a malformed payload.
 RequestView decode_request(std::string_view payload);
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <osiiso/chrono.hpp>
+#include <osiiso/detail/frame.hpp>
 #include <osiiso/enums.hpp>
 
 #include <cstddef>
@@ -42,14 +43,14 @@ struct SessionConfig {
   std::optional<std::size_t> max_worker_memory{};
 };
 
-// One job sent to a server: `request` is the same Request payload a local worker reads.
+// One job sent to a server: `request` is the same request a local worker reads.
 struct JobMessage {
   std::uint64_t id = 0;
   // Whether the server says when the job reaches a worker (its timeout counts from then).
   bool report_start = false;
   std::optional<std::size_t> memory_limit{};
   std::string_view name;
-  std::string_view request;
+  RequestView request;
 };
 
 // What a server reports about one job.

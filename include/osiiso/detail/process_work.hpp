@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// What a ProcessQueue submission becomes: a serialized request plus a typed result decoder.
+// What a ProcessQueue submission becomes: its registered name, its serialized arguments and a typed
+// result decoder.
 #pragma once
 
 #include <osiiso/detail/archive.hpp>
@@ -25,11 +26,16 @@ namespace osiiso::detail {
 
 // The backend payload of one ProcessQueue task.
 struct ProcessWork final : Work {
-  // A large request's buffer serves a later submission (see buffer_pool.hpp).
-  ~ProcessWork() override { recycle_buffer(std::move(request)); }
+  // A large argument buffer serves a later submission (see buffer_pool.hpp).
+  ~ProcessWork() override { recycle_buffer(std::move(arguments)); }
 
-  // The Request frame payload: encode_request(name, argument archive).
-  std::string request;
+  // The Request frame payload, in its two parts.
+  [[nodiscard]] RequestView request() const noexcept { return {*function, arguments}; }
+
+  // The registered name (the registry's, which outlives every task).
+  const std::string* function = nullptr;
+  // The argument archive.
+  std::string arguments;
   // Rebuilds the value from a Value frame payload (empty std::any for void).
   std::any (*decode)(std::string_view payload) = nullptr;
 };
@@ -147,11 +153,9 @@ PreparedTask make_process_work(F&& fn, A&&... args) {
     if (entry == nullptr) throw_unregistered(reinterpret_cast<AnyFunction>(function), typeid(D).name());
 
     auto work = std::make_unique<ProcessWork>();
-    // The archive is appended right after the encoded name: the request is built in place, not
-    // copied from a separate archive (which would cost a copy of a large argument).
-    work->request = encode_request(entry->name, {});
+    work->function = &entry->name;
     if constexpr (Traits::arity > 0) {
-      save_arguments(work->request, static_cast<typename Traits::Arguments*>(nullptr), std::forward<A>(args)...);
+      save_arguments(work->arguments, static_cast<typename Traits::Arguments*>(nullptr), std::forward<A>(args)...);
     }
     work->decode = &decode_result<Value>;
     return PreparedTask{std::move(work), entry->name};

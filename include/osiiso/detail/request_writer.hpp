@@ -22,16 +22,19 @@ class RequestWriter {
     Broken,   // the worker is gone (EPIPE): its end is reported by its reply pipe and pidfd
   };
 
-  // Frames `payload` as the request of attempt `id`. A small payload is copied next to its
+  // Frames `request` as the request of attempt `id`. A small request is copied next to its
   // header (one write); a large one goes into the worker's request arena when it has one that is
-  // free, else it is written in place, kept alive by `owner` even if the attempt is abandoned.
-  // Throws FrameError when the frame would exceed `max_frame`.
-  void begin(std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner, std::size_t max_frame);
-  // Frames `payload` as a frame of `type` after those not yet written, so that several go out in
-  // one write; false (nothing added) while a large payload is being written in place. Throws
-  // FrameError when the frame would exceed `max_frame`.
-  bool add(FrameType type, std::uint64_t id, std::string_view payload, std::shared_ptr<const void> owner,
+  // free, else its arguments are written in place, kept alive by `owner` even if the attempt is
+  // abandoned. Throws FrameError when the frame would exceed `max_frame`.
+  void begin(std::uint64_t id, RequestView request, std::shared_ptr<const void> owner, std::size_t max_frame);
+  // Frames `request` as a frame of `type` (Request or Queued) after those not yet written, so
+  // that several go out in one write; false (nothing added) while a large request is being
+  // written in place. Throws FrameError when the frame would exceed `max_frame`.
+  bool add(FrameType type, std::uint64_t id, RequestView request, std::shared_ptr<const void> owner,
            std::size_t max_frame);
+  // Frames a frame of `type` without payload (Cancel) likewise; false while a large request is
+  // being written in place.
+  bool add_signal(FrameType type, std::uint64_t id, std::size_t max_frame);
   // Writes what the pipe takes.
   Progress pump(int fd);
   // True between begin() and the end of its frame.
@@ -42,8 +45,12 @@ class RequestWriter {
   void attach_arena(SharedArena arena) noexcept { arena_ = std::move(arena); }
 
  private:
+  // Appends the frame: a large request's arguments are then written in place.
+  void append(FrameType type, std::uint64_t id, RequestView request, std::shared_ptr<const void>& owner,
+              std::size_t max_frame);
+
   std::string out_;                    // the frame header, or the whole frame when it is small
-  std::string_view body_;              // a large payload, written in place
+  std::string_view body_;              // a large request's arguments, written in place
   std::shared_ptr<const void> owner_;  // keeps body_ alive
   std::size_t offset_ = 0;             // over out_, then body_
   SharedArena arena_;

@@ -44,9 +44,9 @@ class SharedArena {
   [[nodiscard]] explicit operator bool() const noexcept { return base_ != nullptr; }
   [[nodiscard]] int fd() const noexcept { return fd_.get(); }
 
-  // Sender: copies `payload` in (growing the arena when needed) and marks the arena busy; false,
-  // with nothing changed, when it is busy or cannot grow.
-  bool put(std::string_view payload) noexcept;
+  // Sender: copies `payload`, then `rest`, in (growing the arena when needed) and marks the arena
+  // busy; false, with nothing changed, when it is busy or cannot grow.
+  bool put(std::string_view payload, std::string_view rest = {}) noexcept;
   // Receiver: the `size` bytes the other side published. Throws FrameError when `size` exceeds
   // `max_size`, when nothing is published, or when the arena is smaller than `size`.
   std::string_view view(std::uint64_t size, std::size_t max_size);

@@ -33,7 +33,8 @@ struct PoolConfig {
   Seconds kill_grace{std::chrono::milliseconds(100)};
   // Largest frame accepted in either direction.
   std::size_t max_frame_size = kMaxFrameSize;
-  // A request every new worker runs before its first job (empty: none), and its name.
+  // A request every new worker runs before its first job (encode_request(); empty: none), and its
+  // name.
   std::string initializer_request{};
   std::string initializer_name{};
   // A worker is replaced after this many jobs (0: never), or when its resident memory exceeds
@@ -48,7 +49,7 @@ struct PoolConfig {
 // One job for one worker.
 struct PoolJob {
   std::uint64_t id = 0;                       // echoed by the worker's reply
-  std::string_view request;                   // encode_request(name, arguments)
+  RequestView request;                        // the registered name and the argument archive
   std::shared_ptr<const void> owner;          // keeps `request` and `name` alive while the job is the pool's
   std::string_view name;                      // the task's name, for messages
   std::optional<std::size_t> memory_limit{};  // bytes the job may map beyond its idle worker

@@ -6,6 +6,7 @@
 #include <osiiso/chrono.hpp>
 #include <osiiso/detail/child_process.hpp>
 #include <osiiso/detail/fd.hpp>
+#include <osiiso/detail/frame.hpp>
 #include <osiiso/detail/launch.hpp>
 #include <osiiso/detail/reply_reader.hpp>
 #include <osiiso/detail/request_writer.hpp>
@@ -30,7 +31,7 @@ struct RunningJob {
   std::shared_ptr<const void> owner;
   std::optional<std::size_t> memory_limit{};
   bool initializer = false;  // the pool's own first request, not a caller's job
-  std::string_view request{};
+  RequestView request{};
   // Running: written as a Request, or reported by the worker's Begin frame (a Queued one).
   bool began = true;
   // Withdrawn by a Cancel frame; stays until the worker's next frame shows whether it dropped it.
