@@ -74,6 +74,18 @@ std::size_t print_lots(std::size_t bytes) {
   }
   return written;
 }
+// Output without a newline stays in the stream buffers until someone flushes them.
+int print_unterminated(std::string text) {
+  std::cout << "[cout:" << text << "]";
+  std::printf("[printf:%s]", text.c_str());
+  return 0;
+}
+// With sync_with_stdio(false), std::cout keeps a buffer of its own, apart from stdout's.
+int print_unsynced(std::string text) {
+  std::ios_base::sync_with_stdio(false);
+  std::cout << "[unsynced:" << text << "]";
+  return 0;
+}
 std::string reverse_text(std::string text) {
   std::reverse(text.begin(), text.end());
   return text;
@@ -109,6 +121,8 @@ OSIISO_TASK_AS("crash_abort", pqtest::crash_abort);
 OSIISO_TASK_AS("exit_three", pqtest::exit_three);
 OSIISO_TASK_AS("print_lots", pqtest::print_lots);
 OSIISO_TASK_AS("reverse_text", pqtest::reverse_text);
+OSIISO_TASK_AS("print_unterminated", pqtest::print_unterminated);
+OSIISO_TASK_AS("print_unsynced", pqtest::print_unsynced);
 OSIISO_TASK_AS("make_bytes", pqtest::make_bytes);
 OSIISO_TASK_AS("my_pid", pqtest::my_pid);
 OSIISO_TASK_AS("nothing", pqtest::nothing);
@@ -144,6 +158,38 @@ class QuietStdout {
   }
 
  private:
+  int saved_ = -1;
+};
+
+// Points stdout at a temporary file while alive (forked workers inherit it); text() reads it.
+class StdoutToFile {
+ public:
+  StdoutToFile() {
+    std::cout.flush();
+    std::fflush(stdout);
+    char path[] = "/tmp/osiiso-stdout-XXXXXX";
+    file_ = ::mkstemp(path);
+    ::unlink(path);
+    saved_ = ::dup(1);
+    ::dup2(file_, 1);
+  }
+  StdoutToFile(const StdoutToFile&) = delete;
+  StdoutToFile& operator=(const StdoutToFile&) = delete;
+  ~StdoutToFile() {
+    std::fflush(stdout);
+    ::dup2(saved_, 1);
+    ::close(saved_);
+    ::close(file_);
+  }
+  [[nodiscard]] std::string text() const {
+    std::string out(static_cast<std::size_t>(::lseek(file_, 0, SEEK_END)), '\0');
+    const auto n = ::pread(file_, out.data(), out.size(), 0);
+    out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return out;
+  }
+
+ private:
+  int file_ = -1;
   int saved_ = -1;
 };
 
@@ -214,6 +260,17 @@ TEST_CASE("ProcessQueue: a task that prints megabytes to stdout corrupts nothing
   CHECK(summary.ok());
   CHECK(h.value() >= (std::size_t{4} << 20));
   CHECK(after.value() == 4);
+}
+
+TEST_CASE("ProcessQueue: what a task printed is written out before its result arrives", "[process_queue]") {
+  const StdoutToFile output;
+  osiiso::ProcessQueue q({.workers = 1});
+  CHECK(q.submit(pqtest::print_unterminated, std::string("alpha")).value() == 0);
+  // The worker is still alive: only a flush after the task can have written this.
+  CHECK_THAT(output.text(), Catch::Contains("[cout:alpha]") && Catch::Contains("[printf:alpha]"));
+  CHECK(q.submit(pqtest::print_unsynced, std::string("beta")).value() == 0);
+  CHECK_THAT(output.text(), Catch::Contains("[unsynced:beta]"));
+  q.shutdown();
 }
 
 TEST_CASE("ProcessQueue: 4 MiB arguments and results both ways", "[process_queue]") {
