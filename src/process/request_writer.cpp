@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -33,7 +34,8 @@ void RequestWriter::begin(std::uint64_t id, RequestView request, std::shared_ptr
                           std::size_t max_frame) {
   clear();
   const auto size = request.encoded_size();
-  if (size > kInlineRequest && size > kSharedPayloadMin && size <= max_frame) {
+  // Small requests are copied next to their header even where an arena could take them.
+  if (size > std::max(kInlineRequest, kSharedPayloadMin) && size <= max_frame) {
     std::string head;
     append_request_head(head, request.name);
     if (arena_.put(head, request.arguments)) {
