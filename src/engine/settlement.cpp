@@ -77,7 +77,7 @@ bool Engine::cancel_task(const TaskPtr& task) {
   return true;
 }
 
-void Engine::finalize(Settled settled) {
+std::shared_ptr<const TaskResult> Engine::publish(Settled& settled) {
   const TaskPtr& task = settled.task;
   auto made = std::make_shared<TaskResult>(
       make_result(*task->state, settled.status, std::move(settled.message), clock_->now()));
@@ -98,15 +98,23 @@ void Engine::finalize(Settled settled) {
   if (config_.on_complete) emit_hook("on_complete", config_.on_complete, *result);
   const SyncTaskHandle<> handle(task->state);
   for (auto& callback : callbacks) emit_hook("done callback", callback, handle);
+  return result;
+}
 
+bool Engine::count_locked(std::shared_ptr<const TaskResult> result, TaskStatus status) {
+  results_.push_back(std::move(result));
+  result_counts_.count(status);
+  --outstanding_;
+  // halt() is true only for the first failure: later ones find the queue halted.
+  return status == TaskStatus::Failed && fail_policy_ == FailPolicy::FailFirst && lifecycle_.halt();
+}
+
+void Engine::finalize(Settled settled) {
+  auto result = publish(settled);
   bool fail_abort = false;
   {
     std::lock_guard lock(mu_);
-    results_.push_back(std::move(result));
-    result_counts_.count(settled.status);
-    --outstanding_;
-    // halt() is true only for the first failure: later ones find the queue halted.
-    fail_abort = settled.status == TaskStatus::Failed && fail_policy_ == FailPolicy::FailFirst && lifecycle_.halt();
+    fail_abort = count_locked(std::move(result), settled.status);
   }
   done_cv_.notify_all();
   if (fail_abort) abort_tasks(false);
