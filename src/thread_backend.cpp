@@ -61,25 +61,30 @@ void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
   bool initialized = !config_.initializer;
   std::exception_ptr init_error;
   std::size_t tasks_run = 0;
+  // Claimed under the engine lock, so interrupt() always finds the attempt in this slot.
+  const std::function<void(const Attempt&)> claim = [&slot](const Attempt& claimed) {
+    const bool wants_token = static_cast<const ThreadWork&>(claimed.work()).takes_stop_token();
+    std::lock_guard lock(slot->mu);
+    slot->attempt_id = claimed.id;
+    slot->stop = wants_token ? std::stop_source() : std::stop_source(std::nostopstate);
+  };
+  // Taken with the completion of the previous one, or by take_ready().
+  std::optional<Attempt> attempt;
   for (;;) {
-    const std::uint64_t seen = ready_generation_.load();
-    if (stopping_.load()) return;
-    // Until it succeeds, every task this worker takes runs the initializer first; a failure is
-    // the outcome of the task it was to run.
-    if (!initialized && !init_error) {
-      init_error = initialize();
-      initialized = init_error == nullptr;
-    }
-    // Claimed under the engine lock, so interrupt() always finds the attempt in this slot.
-    std::optional<Attempt> attempt = engine_.take_ready([&slot](const Attempt& claimed) {
-      const bool wants_token = static_cast<const ThreadWork&>(claimed.work()).takes_stop_token();
-      std::lock_guard lock(slot->mu);
-      slot->attempt_id = claimed.id;
-      slot->stop = wants_token ? std::stop_source() : std::stop_source(std::nostopstate);
-    });
     if (!attempt) {
-      wait_for_work(seen);
-      continue;
+      const std::uint64_t seen = ready_generation_.load();
+      if (stopping_.load()) return;
+      // Until it succeeds, every task this worker takes runs the initializer first; a failure is
+      // the outcome of the task it was to run.
+      if (!initialized && !init_error) {
+        init_error = initialize();
+        initialized = init_error == nullptr;
+      }
+      attempt = engine_.take_ready(claim);
+      if (!attempt) {
+        wait_for_work(seen);
+        continue;
+      }
     }
     std::stop_token token;
     {
@@ -113,8 +118,15 @@ void ThreadBackend::worker_loop(std::shared_ptr<RunningAttempt> slot) {
       outcome = Outcome{};
       return;
     }
-    engine_.complete(*attempt, std::move(outcome));
-    if (config_.max_tasks_per_worker > 0 && ++tasks_run >= config_.max_tasks_per_worker) {
+    const bool last = config_.max_tasks_per_worker > 0 && ++tasks_run >= config_.max_tasks_per_worker;
+    if (last || !initialized || stopping_.load()) {
+      // Retiring, stopping, or the initializer still to run before the next take.
+      engine_.complete(*attempt, std::move(outcome));
+      attempt.reset();
+    } else {
+      attempt = engine_.complete_and_take(*attempt, std::move(outcome), claim);
+    }
+    if (last) {
       retire(slot);
       return;
     }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -23,6 +24,14 @@ std::uint64_t mix(std::uint64_t z) noexcept {
   return z ^ (z >> 31);
 }
 
+// The two hexadecimal digits of every byte: an id is written a byte at a time, not a digit.
+constexpr std::array<std::array<char, 2>, 256> kHexPairs = [] {
+  constexpr char digits[] = "0123456789abcdef";
+  std::array<std::array<char, 2>, 256> pairs{};
+  for (std::size_t b = 0; b < pairs.size(); ++b) pairs[b] = {digits[b >> 4], digits[b & 0xF]};
+  return pairs;
+}();
+
 }  // namespace
 
 TaskId new_task_id() {
@@ -30,12 +39,15 @@ TaskId new_task_id() {
   // the cost of a Mersenne Twister (ids are names, not secrets).
   thread_local std::uint64_t counter = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   thread_local const std::uint64_t stream = mix(std::uint64_t{std::random_device{}()} << 32 | std::random_device{}());
-  static constexpr char kDigits[] = "0123456789abcdef";
   const std::uint64_t halves[2] = {mix(++counter), mix(counter ^ stream)};
   TaskId id;
   for (std::size_t half = 0; half < 2; ++half) {
     std::uint64_t bits = halves[half];
-    for (std::size_t i = 16; i-- > 0; bits >>= 4) id.hex[half * 16 + i] = kDigits[bits & 0xF];
+    for (std::size_t i = 8; i-- > 0; bits >>= 8) {
+      const auto& pair = kHexPairs[bits & 0xFF];
+      id.hex[half * 16 + i * 2] = pair[0];
+      id.hex[half * 16 + i * 2 + 1] = pair[1];
+    }
   }
   return id;
 }

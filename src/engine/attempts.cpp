@@ -24,6 +24,36 @@ bool Engine::complete(const Attempt& attempt, Outcome outcome) {
   return true;
 }
 
+std::optional<Attempt> Engine::complete_and_take(const Attempt& attempt, Outcome outcome,
+                                                 const std::function<void(const Attempt&)>& claim) {
+  // A failure may retry, run on_retry or halt the queue: it takes the ordinary paths.
+  if (outcome.error) {
+    complete(attempt, std::move(outcome));
+    return take_ready(claim);
+  }
+  std::unique_lock lock(mu_);
+  const TaskPtr& task = attempt.task;
+  const bool current = task->where == Where::Active && task->attempt_id == attempt.id;
+  if (current) {
+    settle_locked(task);
+    lock.unlock();
+    Settled settled;
+    settled.task = task;
+    settled.status = TaskStatus::Succeeded;
+    settled.outcome = std::move(outcome);
+    auto result = publish(settled);
+    lock.lock();
+    (void)count_locked(std::move(result), TaskStatus::Succeeded);  // a success never halts the queue
+  }
+  std::vector<Settled> dropped;
+  std::optional<Attempt> next = take_locked(claim, GateUse::Respect, AttemptStart::AtTake, dropped);
+  lock.unlock();
+  if (current) done_cv_.notify_all();
+  finalize_all(std::move(dropped));
+  if (next) emit_start(next->task->state);
+  return next;
+}
+
 void Engine::suspend_locked(const TaskPtr& task) {
   deactivate_locked(task);
   task->where = Where::RetryWait;

@@ -94,30 +94,36 @@ void Engine::begin_attempt(const Attempt& attempt) {
   emit_start(attempt.task->state);
 }
 
+std::optional<Attempt> Engine::take_locked(const std::function<void(const Attempt&)>& claim, GateUse gate,
+                                           AttemptStart start, std::vector<Settled>& dropped) {
+  if (!lifecycle_.started()) return std::nullopt;
+  while (!ready_.empty()) {
+    TaskPtr task = ready_.pop();
+    if (task->where != Where::Queued) continue;  // cancelled while queued
+    if (lifecycle_.halted() && !task->state->must_complete) {
+      settle_locked(task);
+      dropped.push_back(cancellation(task, "cancelled during shutdown"));
+      continue;
+    }
+    if (gate == GateUse::Respect && !pass_gate_locked()) {
+      // It waits queued, holding no worker and still cancellable, until the gate opens.
+      ready_.push(task->priority, task->seq, task);
+      return std::nullopt;
+    }
+    Attempt attempt = activate_locked(task, start);
+    if (claim) claim(attempt);
+    return attempt;
+  }
+  return std::nullopt;
+}
+
 std::optional<Attempt> Engine::take_ready(const std::function<void(const Attempt&)>& claim, GateUse gate,
                                           AttemptStart start) {
   std::vector<Settled> dropped;
   std::optional<Attempt> attempt;
   {
     std::lock_guard lock(mu_);
-    if (!lifecycle_.started()) return std::nullopt;
-    while (!ready_.empty()) {
-      TaskPtr task = ready_.pop();
-      if (task->where != Where::Queued) continue;  // cancelled while queued
-      if (lifecycle_.halted() && !task->state->must_complete) {
-        settle_locked(task);
-        dropped.push_back(cancellation(task, "cancelled during shutdown"));
-        continue;
-      }
-      if (gate == GateUse::Respect && !pass_gate_locked()) {
-        // It waits queued, holding no worker and still cancellable, until the gate opens.
-        ready_.push(task->priority, task->seq, task);
-        break;
-      }
-      attempt = activate_locked(task, start);
-      if (claim) claim(*attempt);
-      break;
-    }
+    attempt = take_locked(claim, gate, start, dropped);
   }
   finalize_all(std::move(dropped));
   if (attempt && start == AttemptStart::AtTake) emit_start(attempt->task->state);

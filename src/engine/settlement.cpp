@@ -8,8 +8,11 @@
 
 namespace osiiso::detail {
 
-TaskResult make_result(const TaskState& s, TaskStatus status, std::string message, Clock::time_point finished_at) {
-  TaskResult r;
+namespace {
+
+// A result's identity and outcome, from the immutable part of the state.
+void fill_identity(TaskResult& r, const TaskState& s, TaskStatus status, std::string message,
+                   Clock::time_point finished_at) {
   r.task_id = s.task_id.str();
   r.name = s.name;
   r.status = status;
@@ -22,12 +25,24 @@ TaskResult make_result(const TaskState& s, TaskStatus status, std::string messag
   r.metadata = s.metadata;
   r.message = std::move(message);
   r.finished_at = finished_at;
-  std::lock_guard lock(s.mu());
+}
+
+// What the attempts changed; called with s.mu() held, after fill_identity().
+void fill_attempts_locked(TaskResult& r, const TaskState& s) {
   r.attempts = s.attempts;
   if (s.started_at != Clock::time_point{}) {
     r.started_at = s.started_at;
     r.duration = r.finished_at - s.started_at;
   }
+}
+
+}  // namespace
+
+TaskResult make_result(const TaskState& s, TaskStatus status, std::string message, Clock::time_point finished_at) {
+  TaskResult r;
+  fill_identity(r, s, status, std::move(message), finished_at);
+  std::lock_guard lock(s.mu());
+  fill_attempts_locked(r, s);
   return r;
 }
 
@@ -77,36 +92,47 @@ bool Engine::cancel_task(const TaskPtr& task) {
   return true;
 }
 
-void Engine::finalize(Settled settled) {
+std::shared_ptr<const TaskResult> Engine::publish(Settled& settled) {
   const TaskPtr& task = settled.task;
-  auto made = std::make_shared<TaskResult>(
-      make_result(*task->state, settled.status, std::move(settled.message), clock_->now()));
+  // Filled in its own block (a result moved there would be built twice), and completed under the
+  // state lock that publishes it.
+  auto made = std::make_shared<TaskResult>();
+  fill_identity(*made, *task->state, settled.status, std::move(settled.message), clock_->now());
   made->exception = settled.outcome.error;
   made->set_value(std::move(settled.outcome.value));
   made->worker_pid = settled.outcome.placement.worker_pid;
   made->rank = settled.outcome.placement.rank;
   made->host = std::move(settled.outcome.placement.host);
-  std::shared_ptr<const TaskResult> result = std::move(made);
   std::vector<std::function<void(const SyncTaskHandle<>&)>> callbacks;
   {
     std::lock_guard state_lock(task->state->mu());
+    fill_attempts_locked(*made, *task->state);
     task->state->status = settled.status;
-    task->state->result = result;
+    task->state->result = made;
     callbacks.swap(task->state->callbacks);
   }
+  std::shared_ptr<const TaskResult> result = std::move(made);
   task->state->cv().notify_all();
   if (config_.on_complete) emit_hook("on_complete", config_.on_complete, *result);
   const SyncTaskHandle<> handle(task->state);
   for (auto& callback : callbacks) emit_hook("done callback", callback, handle);
+  return result;
+}
 
+bool Engine::count_locked(std::shared_ptr<const TaskResult> result, TaskStatus status) {
+  results_.push_back(std::move(result));
+  result_counts_.count(status);
+  --outstanding_;
+  // halt() is true only for the first failure: later ones find the queue halted.
+  return status == TaskStatus::Failed && fail_policy_ == FailPolicy::FailFirst && lifecycle_.halt();
+}
+
+void Engine::finalize(Settled settled) {
+  auto result = publish(settled);
   bool fail_abort = false;
   {
     std::lock_guard lock(mu_);
-    results_.push_back(std::move(result));
-    result_counts_.count(settled.status);
-    --outstanding_;
-    // halt() is true only for the first failure: later ones find the queue halted.
-    fail_abort = settled.status == TaskStatus::Failed && fail_policy_ == FailPolicy::FailFirst && lifecycle_.halt();
+    fail_abort = count_locked(std::move(result), settled.status);
   }
   done_cv_.notify_all();
   if (fail_abort) abort_tasks(false);

@@ -64,6 +64,10 @@ class FakeBackend final : public detail::Backend {
   bool succeed(const detail::Attempt& attempt, std::any value = {}) {
     return engine_.complete(attempt, detail::Outcome{std::move(value), nullptr});
   }
+  // Reports that `attempt` returned `value` and takes the next attempt, as a worker thread does.
+  std::optional<detail::Attempt> succeed_and_take(const detail::Attempt& attempt, std::any value = {}) {
+    return engine_.complete_and_take(attempt, detail::Outcome{std::move(value), nullptr}, {});
+  }
   // Reports that `attempt` threw `error`; false when the engine had settled it already.
   template <class Error>
   bool fail(const detail::Attempt& attempt, Error error) {

@@ -147,6 +147,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void begin_attempt(const Attempt& attempt);
   // Backend side: report what an attempt produced; false when the attempt was already settled.
   bool complete(const Attempt& attempt, Outcome outcome);
+  // Backend side: complete(), then take_ready(claim) for the same worker. A success is counted
+  // and the next attempt taken under one hold of the engine lock.
+  std::optional<Attempt> complete_and_take(const Attempt& attempt, Outcome outcome,
+                                           const std::function<void(const Attempt&)>& claim);
 
   // Handle side: cancels one task; false when it had finished already.
   bool cancel_task(const TaskPtr& task);
@@ -239,6 +243,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   [[nodiscard]] std::size_t target_workers_locked() const;
   // Calls on_start for an attempt that began.
   void emit_start(const TaskStatePtr& state) const;
+  // take_ready() under the lock; tasks cancelled by a halt go to `dropped`, to be finalized.
+  std::optional<Attempt> take_locked(const std::function<void(const Attempt&)>& claim, GateUse gate, AttemptStart start,
+                                     std::vector<Settled>& dropped);
 
   // attempts.cpp
   // Active to RetryWait: the attempt is over (failed or timed out), its outcome pending.
@@ -258,6 +265,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool settle_locked(const TaskPtr& task);
   // Publishes a settled task's result; a failure under fail_first halts the queue.
   void finalize(Settled settled);
+  // finalize() up to its counters: the result reaches the handle, the hooks and the callbacks.
+  std::shared_ptr<const TaskResult> publish(Settled& settled);
+  // finalize()'s counters; true when this failure halts the queue under fail_first.
+  [[nodiscard]] bool count_locked(std::shared_ptr<const TaskResult> result, TaskStatus status);
   // finalize() for each, in order.
   void finalize_all(std::vector<Settled> settled);
   // Halts the queue, then abort_tasks().
