@@ -73,8 +73,8 @@ void Engine::deactivate_locked(const TaskPtr& task) {
     task->awaiting_begin = false;
     --awaiting_begin_;
   }
-  Task* const leaving = task.get();  // `task` may be the slot that the swap below overwrites
-  const std::uint32_t index = leaving->active_index;
+  // Read first: `task` may be the slot that the move below overwrites.
+  const std::uint32_t index = task->active_index;
   if (index + 1 != active_.size()) {
     active_[index] = std::move(active_.back());
     active_[index]->active_index = index;
