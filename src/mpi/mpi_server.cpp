@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <utility>
 
 namespace osiiso::detail {
 
@@ -24,6 +25,8 @@ PoolConfig session_pool_config(const SessionConfig& session) {
       .initializer_name = session.initializer_name,
       .max_jobs_per_worker = session.max_jobs_per_worker,
       .max_worker_memory = session.max_worker_memory,
+      // Chunked dispatch, as in a local ProcessQueue: a worker's next jobs wait in its pipe.
+      .max_jobs_in_flight = std::nullopt,
   };
 }
 
@@ -134,7 +137,7 @@ void RankServer::reply(std::uint64_t id, ReplyKind kind, int worker_pid, std::st
 std::optional<std::uint32_t> RankServer::finish(std::uint64_t id) {
   const auto it = running_.find(id);
   if (it == running_.end()) return std::nullopt;
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - it->second).count();
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - it->second.since).count();
   running_.erase(it);
   return static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX));
 }
@@ -150,13 +153,25 @@ void RankServer::flush(Clock::time_point now) {
   }
 }
 
-std::optional<PoolJob> RankServer::next_job() {
+std::optional<PoolJob> RankServer::next_job() { return take_waiting(false); }
+
+std::optional<PoolJob> RankServer::next_job_ahead() { return take_waiting(true); }
+
+std::optional<PoolJob> RankServer::take_waiting(bool ahead) {
   if (waiting_.empty()) return std::nullopt;
   QueuedJob queued = std::move(waiting_.front());
   waiting_.pop_front();
-  running_.emplace(queued.job.id, Clock::now());
-  if (queued.job.report_start) reply(queued.job.id, ReplyKind::Started, 0, {});
-  return PoolJob{queued.job.id, queued.job.request, std::move(queued.batch), queued.job.name, queued.job.memory_limit};
+  running_.insert_or_assign(queued.job.id, Running{Clock::now(), ahead && queued.job.report_start});
+  if (!ahead && queued.job.report_start) reply(queued.job.id, ReplyKind::Started, 0, {});
+  return PoolJob{queued.job.id,   queued.job.request,      std::move(queued.batch),
+                 queued.job.name, queued.job.memory_limit, ahead};
+}
+
+void RankServer::job_began(std::uint64_t id) {
+  const auto it = running_.find(id);
+  if (it == running_.end()) return;
+  it->second.since = Clock::now();
+  if (std::exchange(it->second.announce, false)) reply(id, ReplyKind::Started, 0, {});
 }
 
 void RankServer::job_replied(std::uint64_t id, const Frame& reply_frame, int worker_pid) {

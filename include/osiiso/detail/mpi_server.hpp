@@ -47,8 +47,14 @@ class RankServer final : public PoolListener {
   // Sends what accumulated (one Replies message), or a Heartbeat when nothing was sent for a while.
   void flush(Clock::time_point now);
 
+  // A job leaves the waiting queue for a worker: to run now, or (`ahead`) queued behind the one it
+  // runs, beginning when job_began() says.
+  std::optional<PoolJob> take_waiting(bool ahead);
+
   // PoolListener
   std::optional<PoolJob> next_job() override;
+  std::optional<PoolJob> next_job_ahead() override;
+  void job_began(std::uint64_t id) override;
   void job_replied(std::uint64_t id, const Frame& reply, int worker_pid) override;
   void job_failed(std::uint64_t id, std::exception_ptr error, int worker_pid) override;
   void fail_waiting(const std::exception_ptr& error) override;
@@ -58,8 +64,12 @@ class RankServer final : public PoolListener {
   Seconds heartbeat_{1.0};
   Clock::time_point last_sent_{};
   std::deque<QueuedJob> waiting_;
-  // Running jobs and when each reached its worker.
-  std::unordered_map<std::uint64_t, Clock::time_point> running_;
+  // A job handed to the pool: since when it runs, and whether rank 0 still waits to hear that it began.
+  struct Running {
+    Clock::time_point since;
+    bool announce = false;
+  };
+  std::unordered_map<std::uint64_t, Running> running_;
   std::string outbox_;
   bool exit_requested_ = false;
   bool job_lost_a_rank_ = false;
