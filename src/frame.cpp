@@ -257,7 +257,7 @@ void append_request_head(std::string& out, std::string_view name) { put_str(out,
 std::string encode_request(std::string_view name, std::string_view arguments) {
   std::string out;
   out.reserve(RequestView{name, arguments}.encoded_size());
-  put_str(out, name);
+  append_request_head(out, name);
   out.append(arguments);
   return out;
 }

@@ -48,20 +48,22 @@ void RequestWriter::begin(std::uint64_t id, RequestView request, std::shared_ptr
 
 bool RequestWriter::add(FrameType type, std::uint64_t id, RequestView request, std::shared_ptr<const void> owner,
                         std::size_t max_frame) {
-  if (!pending()) clear();
-  if (!body_.empty()) return false;
-  out_.erase(0, offset_);
-  offset_ = 0;
+  if (!make_room()) return false;
   append(type, id, request, owner, max_frame);
   return true;
 }
 
 bool RequestWriter::add_signal(FrameType type, std::uint64_t id, std::size_t max_frame) {
+  if (!make_room()) return false;
+  append_frame(out_, type, id, {}, max_frame);
+  return true;
+}
+
+bool RequestWriter::make_room() {
   if (!pending()) clear();
   if (!body_.empty()) return false;
   out_.erase(0, offset_);
   offset_ = 0;
-  append_frame(out_, type, id, {}, max_frame);
   return true;
 }
 

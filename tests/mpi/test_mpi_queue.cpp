@@ -158,14 +158,23 @@ TEST_CASE("a timeout on a serving rank kills that worker and the rank goes on", 
   CHECK(next.result().rank == 1);
 }
 
-TEST_CASE("cancel stops a task running on a serving rank and one waiting in its prefetch window", "[mpi_queue]") {
-  MpiQueue q({.ranks = {1}, .prefetch = 2});
-  q.start();
+namespace {
+
+// Trivial tasks make the rank's pool queue the next jobs in its worker's pipe (chunked dispatch):
+// what follows then waits there, not on the rank, and must behave the same.
+void warm_up(MpiQueue& q) {
+  std::vector<int> items(200);
+  for (int i = 0; i < 200; ++i) items[static_cast<std::size_t>(i)] = i;
+  for (auto& h : q.map(mpitest::square, items)) REQUIRE(h.value() >= 0);
+}
+
+// Cancels a running task and one that has not begun; the rank goes on. Returns the one not begun.
+osiiso::SyncTaskHandle<int> cancel_running_and_waiting(MpiQueue& q) {
   auto running = q.submit(mpitest::nap, 30.0);
   auto waiting = q.submit(mpitest::nap, 30.0);
   REQUIRE(osiiso::test::eventually([&] {
     const auto s = q.stats();
-    return s.active == 1 && s.pending == 1;  // the second one waits on the rank, not begun
+    return s.active == 1 && s.pending == 1;  // the second one waits, not begun
   }));
   const auto start = osiiso::Clock::now();
   CHECK(waiting.cancel());
@@ -175,55 +184,42 @@ TEST_CASE("cancel stops a task running on a serving rank and one waiting in its 
   CHECK(since(start) < 10s);
   CHECK(running.result().status == TaskStatus::Cancelled);
   CHECK(waiting.result().status == TaskStatus::Cancelled);
+  return waiting;
+}
+
+// Three 0.1 s tasks with 0.45 s timeouts behind a 0.6 s one: each timeout counts from its own start.
+void check_timeouts_count_from_start(MpiQueue& q) {
+  auto first = q.submit(mpitest::nap, 0.6);
+  std::vector<osiiso::SyncTaskHandle<int>> queued;
+  for (int i = 0; i < 3; ++i) queued.push_back(q.submit({.timeout = 450ms}, mpitest::nap, 0.1));
+  q.run();
+  CHECK(first.result().status == TaskStatus::Succeeded);
+  for (auto& h : queued) CHECK(h.result().status == TaskStatus::Succeeded);
+}
+
+}  // namespace
+
+TEST_CASE("cancel stops a task running on a serving rank and one waiting in its prefetch window", "[mpi_queue]") {
+  MpiQueue q({.ranks = {1}, .prefetch = 2});
+  q.start();
+  (void)cancel_running_and_waiting(q);
 }
 
 TEST_CASE("a prefetched task's timeout counts from when it reaches a worker", "[mpi_queue]") {
   MpiQueue q({.ranks = {1}, .prefetch = 4});
-  auto first = q.submit(mpitest::nap, 0.6);
-  std::vector<osiiso::SyncTaskHandle<int>> queued;
-  for (int i = 0; i < 3; ++i) queued.push_back(q.submit({.timeout = 450ms}, mpitest::nap, 0.1));
-  q.run();
-  CHECK(first.result().status == TaskStatus::Succeeded);
-  for (auto& h : queued) CHECK(h.result().status == TaskStatus::Succeeded);
+  check_timeouts_count_from_start(q);
 }
-
-namespace {
-// Trivial tasks make the rank's pool queue the next jobs in its worker's pipe (chunked dispatch):
-// what follows then waits there, not on the rank, and must behave the same.
-void warm_up(MpiQueue& q) {
-  std::vector<int> items(200);
-  for (int i = 0; i < 200; ++i) items[static_cast<std::size_t>(i)] = i;
-  for (auto& h : q.map(mpitest::square, items)) REQUIRE(h.value() >= 0);
-}
-}  // namespace
 
 TEST_CASE("tasks queued in a rank worker's pipe time out from their own start", "[mpi_queue]") {
   MpiQueue q({.ranks = {1}, .prefetch = 4});
   warm_up(q);
-  auto first = q.submit(mpitest::nap, 0.6);
-  std::vector<osiiso::SyncTaskHandle<int>> queued;
-  for (int i = 0; i < 3; ++i) queued.push_back(q.submit({.timeout = 450ms}, mpitest::nap, 0.1));
-  q.run();
-  CHECK(first.result().status == TaskStatus::Succeeded);
-  for (auto& h : queued) CHECK(h.result().status == TaskStatus::Succeeded);
+  check_timeouts_count_from_start(q);
 }
 
 TEST_CASE("a task queued in a rank worker's pipe is cancelled without running", "[mpi_queue]") {
   MpiQueue q({.ranks = {1}, .prefetch = 2});
   warm_up(q);
-  auto running = q.submit(mpitest::nap, 30.0);
-  auto waiting = q.submit(mpitest::nap, 30.0);
-  REQUIRE(osiiso::test::eventually([&] {
-    const auto s = q.stats();
-    return s.active == 1 && s.pending == 1;
-  }));
-  const auto start = osiiso::Clock::now();
-  CHECK(waiting.cancel());
-  CHECK(running.cancel());
-  CHECK(q.submit(mpitest::square, 7).value() == 49);
-  CHECK(since(start) < 10s);
-  CHECK(running.result().status == TaskStatus::Cancelled);
-  CHECK(waiting.result().status == TaskStatus::Cancelled);
+  const auto waiting = cancel_running_and_waiting(q);
   CHECK(waiting.result().attempts == 0);
 }
 

@@ -12,8 +12,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -134,6 +136,26 @@ class FakeBackend final : public detail::Backend {
   std::vector<std::uint64_t> interrupted_;
   std::size_t stopped_ = 0;
   std::uint64_t calls_ = 0;
+};
+
+// An engine on a FakeBackend, its queue named "FakeQueue".
+struct EngineRig {
+  std::shared_ptr<detail::Engine> engine;
+  FakeBackend* backend = nullptr;
+
+  explicit EngineRig(detail::EngineConfig config = {}) {
+    config.queue_name = "FakeQueue";
+    engine = std::make_shared<detail::Engine>(std::move(config));
+    auto owned = std::make_unique<FakeBackend>(*engine);
+    backend = owned.get();
+    engine->set_backend(std::move(owned));
+  }
+
+  // Submits a FakeWork task named `name`.
+  detail::TaskStatePtr submit(std::string name, TaskOptions options = {}) {
+    options.name = std::move(name);
+    return engine->submit(std::make_unique<FakeWork>(), options, "task");
+  }
 };
 
 }  // namespace osiiso::test

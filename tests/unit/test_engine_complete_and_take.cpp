@@ -15,31 +15,11 @@
 #include <vector>
 
 using namespace osiiso;
-using detail::Attempt;
-using detail::EngineConfig;
 using detail::TaskStatePtr;
-using test::FakeBackend;
-using test::FakeWork;
 
 namespace {
 
-struct Rig {
-  std::shared_ptr<detail::Engine> engine;
-  FakeBackend* backend = nullptr;
-
-  explicit Rig(EngineConfig config = {}) {
-    config.queue_name = "FakeQueue";
-    engine = std::make_shared<detail::Engine>(std::move(config));
-    auto owned = std::make_unique<FakeBackend>(*engine);
-    backend = owned.get();
-    engine->set_backend(std::move(owned));
-  }
-
-  TaskStatePtr submit(std::string name, TaskOptions options = {}) {
-    options.name = std::move(name);
-    return engine->submit(std::make_unique<FakeWork>(), options, "task");
-  }
-};
+using Rig = test::EngineRig;
 
 std::shared_ptr<const TaskResult> result_of(const TaskStatePtr& state) {
   std::lock_guard lock(state->mu());

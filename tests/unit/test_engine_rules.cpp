@@ -28,7 +28,6 @@ using detail::EngineConfig;
 using detail::TaskStatePtr;
 using test::FakeBackend;
 using test::FakeClock;
-using test::FakeWork;
 
 namespace {
 
@@ -43,25 +42,18 @@ bool spin_until(Predicate done) {
   return true;
 }
 
+// `config` on `clock`: the clock is chosen before the engine is made.
+EngineConfig on_clock(EngineConfig config, std::shared_ptr<FakeClock> clock) {
+  config.clock = std::move(clock);
+  return config;
+}
+
 // One engine on a fake clock and a fake backend.
-struct Rig {
-  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
-  std::shared_ptr<detail::Engine> engine;
-  FakeBackend* backend = nullptr;
+struct Rig : test::EngineRig {
+  std::shared_ptr<FakeClock> clock;
 
-  explicit Rig(EngineConfig config = {}) {
-    config.clock = clock;
-    config.queue_name = "FakeQueue";
-    engine = std::make_shared<detail::Engine>(std::move(config));
-    auto owned = std::make_unique<FakeBackend>(*engine);
-    backend = owned.get();
-    engine->set_backend(std::move(owned));
-  }
-
-  TaskStatePtr submit(std::string name, TaskOptions options = {}) {
-    options.name = std::move(name);
-    return engine->submit(std::make_unique<FakeWork>(), options, "task");
-  }
+  explicit Rig(EngineConfig config = {}, std::shared_ptr<FakeClock> fake = std::make_shared<FakeClock>())
+      : EngineRig(on_clock(std::move(config), fake)), clock(std::move(fake)) {}
 
   // The next attempt, which must exist.
   Attempt next() {

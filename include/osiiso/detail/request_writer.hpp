@@ -45,6 +45,9 @@ class RequestWriter {
   void attach_arena(SharedArena arena) noexcept { arena_ = std::move(arena); }
 
  private:
+  // Drops what was written of out_, so that a frame can follow the rest; false while a large
+  // request's arguments are written in place.
+  bool make_room();
   // Appends the frame: a large request's arguments are then written in place.
   void append(FrameType type, std::uint64_t id, RequestView request, std::shared_ptr<const void>& owner,
               std::size_t max_frame);
